@@ -1,0 +1,48 @@
+# Shared set-up for scripts/build_book.sh and scripts/test.sh (sourced, not run).
+# Creates .venv with Python 3.11 if missing, activates it and installs requirements.txt
+# (CPU PyTorch pinned there). Set SKIP_INSTALL=1 to reuse an up-to-date .venv without pip.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3.11}"
+
+if [ ! -x .venv/bin/python ]; then
+    if ! command -v "$PYTHON" > /dev/null; then
+        echo "error: $PYTHON not found: install Python 3.11 or set PYTHON=/path/to/python3.11" >&2
+        exit 1
+    fi
+    echo "== creating .venv with $PYTHON"
+    "$PYTHON" -m venv .venv
+fi
+# shellcheck disable=SC1091
+source .venv/bin/activate
+
+if [ "${SKIP_INSTALL:-0}" != "1" ]; then
+    echo "== pip install -r requirements.txt"
+    python -m pip install --quiet --upgrade pip
+    python -m pip install --quiet -r requirements.txt
+fi
+
+# Cached parameter sweeps of the chapters (ntklib.sweep): shared by nbval and the book build.
+export NTKLIB_CACHE_DIR="${NTKLIB_CACHE_DIR:-$ROOT/_build/ntklib_cache}"
+
+# Prints "name: N s" and appends it to _build/timings.txt.
+_step_start=0
+step() {
+    _step_name="$1"
+    _step_start=$(date +%s)
+    echo
+    echo "== $_step_name"
+}
+step_done() {
+    local elapsed=$(( $(date +%s) - _step_start ))
+    mkdir -p _build
+    echo "$_step_name: ${elapsed} s" | tee -a _build/timings.txt
+}
+
+# Jupyter Book: a clean HTML build. The execution cache (_build/.jupyter_cache) is kept, so
+# unchanged notebooks are not re-executed; the HTML and doctrees are rebuilt because an
+# incremental Sphinx build can drop the MathJax script from pages it does not rewrite.
+build_book() {
+    rm -rf _build/html _build/.doctrees
+    jupyter-book build . -W -n --keep-going
+}

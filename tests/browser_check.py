@@ -1,0 +1,311 @@
+"""Open every page of the built HTML book in a real headless browser and check it.
+
+Run after ``jupyter-book build``::
+
+    python tests/browser_check.py _build/html
+
+The pages are served by a local ``http.server`` on 127.0.0.1 and opened with Playwright driving the
+system Chromium (Debian package ``chromium``; no browser download). A page FAILS when
+
+* it does not load (HTTP error, navigation error or time-out), or one of its own assets is missing;
+* it requests anything that is not on the local server (the book must read offline, no CDN);
+* it logs a JavaScript error (uncaught exception or ``console.error``);
+* math is left untypeset: a ``.math`` element without a MathJax rendering, raw ``\\(``, ``\\[`` or
+  ``$$`` in the visible text, or a MathJax error box (e.g. an undefined macro);
+* it has fewer theorem/proof boxes (``div.proof``), exercises or solutions than its source has
+  ``{prf:...}``, ``{exercise}`` or ``{solution...}`` directives;
+* it has fewer content images than its source has figures (image outputs of the executed
+  notebook, markdown images, ``{figure}``/``{image}``), or one of its images failed to load.
+
+Exit status 0 when every page passes, 1 otherwise (2 when no browser or no pages are found).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+# Directive openers: ```{prf:theorem} Title, :::{exercise}, ...
+_DIRECTIVE = re.compile(r"^[ \t]*(?:`{3,}|:{3,})[ \t]*\{([\w:-]+)\}", re.MULTILINE)
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]+\)")
+_HTML_IMAGE = re.compile(r"<img\s", re.IGNORECASE)
+_IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
+
+# JavaScript run in the page after it loaded; returns what the checks need.
+_INSPECT_JS = r"""
+async () => {
+  if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
+    await window.MathJax.startup.promise;
+  }
+  const article = document.querySelector('article') || document.querySelector('main')
+      || document.body;
+  const maths = Array.from(document.querySelectorAll('.math'));
+  const untypeset = maths.filter(el => !el.querySelector('mjx-container')).length;
+  const clone = article.cloneNode(true);
+  clone.querySelectorAll('pre, code, script, style, textarea, mjx-container, .highlight')
+       .forEach(el => el.remove());
+  const text = clone.textContent || '';
+  const raw = [];
+  for (const tok of ['\\(', '\\[', '$$']) { if (text.includes(tok)) raw.push(tok); }
+  const imgs = Array.from(article.querySelectorAll('img'))
+      .filter(img => !img.closest('.navbar, .header-article, .bd-header, .dropdown-menu'));
+  const broken = imgs.filter(img => !(img.complete && img.naturalWidth > 0))
+      .map(img => img.getAttribute('src'));
+  return {
+    math: maths.length,
+    untypeset: untypeset,
+    merror: document.querySelectorAll('mjx-merror').length,
+    raw: raw,
+    proof: document.querySelectorAll('div.proof').length,
+    exercise: document.querySelectorAll('div.exercise').length,
+    solution: document.querySelectorAll('div.solution').length,
+    images: imgs.length,
+    broken: broken,
+  };
+}
+"""
+
+
+def find_chromium(explicit: str | None = None) -> str | None:
+    """Path of a Chromium executable: ``explicit``, env ``CHROMIUM``, or the first on PATH."""
+    for candidate in (explicit, os.environ.get("CHROMIUM")):
+        if candidate:
+            return candidate if Path(candidate).exists() else shutil.which(candidate)
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def list_pages(html_root: Path) -> list[Path]:
+    """Every ``*.html`` page of the site, skipping Sphinx's ``_static``/``_sources``/... folders."""
+    pages = []
+    for path in sorted(html_root.rglob("*.html")):
+        rel = path.relative_to(html_root)
+        if any(part.startswith("_") or part.startswith(".") for part in rel.parts[:-1]):
+            continue
+        pages.append(rel)
+    return pages
+
+
+def count_expected(text_cells: list[str], image_outputs: int = 0) -> dict[str, int]:
+    """Boxes and figures a page must show, counted from its source.
+
+    Args:
+        text_cells: markdown sources (a ``.md`` page is one cell).
+        image_outputs: number of image outputs of the executed notebook.
+
+    Returns:
+        ``{"proof": ..., "exercise": ..., "solution": ..., "images": ...}`` minimum counts.
+    """
+    expected = {"proof": 0, "exercise": 0, "solution": 0, "images": image_outputs}
+    for text in text_cells:
+        for name in _DIRECTIVE.findall(text):
+            if name.startswith("prf:"):
+                expected["proof"] += 1
+            elif name == "exercise":
+                expected["exercise"] += 1
+            elif name in ("solution", "solution-start"):
+                expected["solution"] += 1
+            elif name in ("figure", "image"):
+                expected["images"] += 1
+        expected["images"] += len(_MD_IMAGE.findall(text)) + len(_HTML_IMAGE.findall(text))
+    return expected
+
+
+def _notebook_counts(nb_path: Path) -> dict[str, int]:
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    texts, images = [], 0
+    for cell in nb.get("cells", []):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if "remove-cell" in tags:
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        if cell.get("cell_type") == "markdown":
+            texts.append(source)
+        elif cell.get("cell_type") == "code" and "remove-output" not in tags:
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                images += any(mime in data for mime in _IMAGE_MIMES)
+    return count_expected(texts, images)
+
+
+def expected_for_page(html_root: Path, page: Path) -> dict[str, int]:
+    """Expected counts for ``page``: from the executed notebook in ``<build>/jupyter_execute`` when
+    there is one (it has the image outputs), else from the page source in ``_sources``."""
+    stem = page.with_suffix("")
+    executed = html_root.parent / "jupyter_execute" / stem.with_suffix(".ipynb")
+    if executed.exists():
+        return _notebook_counts(executed)
+    for suffix in (".ipynb", ".md"):
+        source = html_root / "_sources" / stem.with_suffix(suffix)
+        if source.exists():
+            if suffix == ".ipynb":
+                return _notebook_counts(source)
+            return count_expected([source.read_text(encoding="utf-8")])
+    return {"proof": 0, "exercise": 0, "solution": 0, "images": 0}
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - signature fixed by the base class
+        pass
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` on 127.0.0.1 (a free port) for the duration of the block; yields the
+    base URL ending in ``/``."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def compare(found: dict, expected: dict[str, int]) -> list[str]:
+    """Problems from what the browser found on a page (``_INSPECT_JS``) vs the source counts."""
+    problems = []
+    if found["untypeset"]:
+        problems.append(f"math: {found['untypeset']} of {found['math']} .math elements untypeset")
+    if found["merror"]:
+        problems.append(f"math: {found['merror']} MathJax error box(es) "
+                        "(undefined macro or bad TeX?)")
+    if found["raw"]:
+        problems.append(f"math: raw delimiters {found['raw']} in the rendered text")
+    labels = {"proof": "theorem/proof boxes (div.proof)", "exercise": "exercises (div.exercise)",
+              "solution": "solutions (div.solution)", "images": "content images"}
+    for key, label in labels.items():
+        if found[key] < expected[key]:
+            problems.append(f"{label}: {found[key]} rendered, source has {expected[key]}")
+    if found["broken"]:
+        problems.append(f"images not loaded: {found['broken'][:5]}")
+    return problems
+
+
+def _watch(page, base: str, problems: list[str]) -> None:
+    """Record into ``problems`` what goes wrong while ``page`` loads; block non-local requests."""
+
+    def on_route(route):
+        url = route.request.url
+        if url.startswith(base) or url.startswith(("data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            problems.append(f"network: blocked external request {url}")
+            route.abort()
+
+    def on_response(response):
+        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+            problems.append(f"load: HTTP {response.status} for {response.url}")
+
+    def on_console(msg):
+        if msg.type == "error" and "Failed to load resource" not in msg.text:
+            problems.append(f"javascript: console.error: {msg.text[:300]}")
+
+    def on_pageerror(exc):
+        problems.append(f"javascript: uncaught {str(exc)[:300]}")
+
+    page.route("**/*", on_route)
+    page.on("response", on_response)
+    page.on("console", on_console)
+    page.on("pageerror", on_pageerror)
+
+
+def check_site(html_root: Path, chromium: str, *, timeout_s: float = 60.0,
+               pages: list[Path] | None = None) -> dict[str, list[str]]:
+    """Open every page in headless Chromium and return ``{page: [problems]}`` (empty list = pass).
+
+    Args:
+        html_root: the built site, e.g. ``_build/html``.
+        chromium: path of the Chromium executable.
+        timeout_s: per-page limit for loading and typesetting.
+        pages: pages relative to ``html_root``; default: ``list_pages(html_root)``.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    html_root = Path(html_root)
+    pages = list_pages(html_root) if pages is None else pages
+    results: dict[str, list[str]] = {}
+    with serve(html_root) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        context = browser.new_context(service_workers="block")
+        context.set_default_timeout(timeout_s * 1000)
+
+        for rel in pages:
+            problems: list[str] = []
+            page = context.new_page()
+            _watch(page, base, problems)
+            try:
+                response = page.goto(base + rel.as_posix(), wait_until="load")
+                if response is None or not response.ok:
+                    status = None if response is None else response.status
+                    problems.append(f"load: page did not load (status {status})")
+                else:
+                    page.wait_for_load_state("networkidle")
+                    found = page.evaluate(_INSPECT_JS)
+                    problems.extend(compare(found, expected_for_page(html_root, rel)))
+            except PlaywrightError as exc:
+                problems.append(f"load: {str(exc).splitlines()[0][:300]}")
+            finally:
+                page.close()
+            # messages are de-duplicated, order kept
+            results[rel.as_posix()] = list(dict.fromkeys(problems))
+        browser.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("html_root", nargs="?", default="_build/html", type=Path)
+    parser.add_argument("--chromium", default=None, help="Chromium executable (default: on PATH)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per page")
+    args = parser.parse_args(argv)
+
+    chromium = find_chromium(args.chromium)
+    if chromium is None:
+        print("browser_check: no Chromium found: install it (apt-get install chromium) or pass "
+              "--chromium PATH", file=sys.stderr)
+        return 2
+    if not (args.html_root / "index.html").exists():
+        print(f"browser_check: {args.html_root}/index.html missing: build the book first "
+              "(jupyter-book build .)", file=sys.stderr)
+        return 2
+    pages = list_pages(args.html_root)
+    if not pages:
+        print(f"browser_check: no pages under {args.html_root}", file=sys.stderr)
+        return 2
+
+    start = time.perf_counter()
+    results = check_site(args.html_root, chromium, timeout_s=args.timeout, pages=pages)
+    failed = {page: probs for page, probs in results.items() if probs}
+    for page, probs in results.items():
+        print(f"{'FAIL' if probs else 'ok  '} {page}")
+        for problem in probs:
+            print(f"       - {problem}")
+    elapsed = time.perf_counter() - start
+    print(f"browser_check: {len(results) - len(failed)}/{len(results)} pages passed "
+          f"in {elapsed:.1f} s ({chromium})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
