@@ -31,6 +31,7 @@ from .utils import check_positive as check_positive
 from .utils import check_xy as check_xy
 from .utils import make_generator as make_generator
 from .utils import pick_device as pick_device
+
 # --- end core ---
 
 # --- train ---

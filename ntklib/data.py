@@ -13,7 +13,6 @@ import math
 from typing import NamedTuple
 
 import torch
-from scipy.special import betainc
 from torch import Tensor
 
 from .utils import (
@@ -77,6 +76,8 @@ def _finish(X: Tensor, y: Tensor, sep: float, dtype: torch.dtype, device) -> Dat
 def _cap_fraction(angle: float, k: int) -> float:
     """Fraction of the area of the unit sphere S^{k-1} in R^k covered by a cap of angular radius
     ``angle`` <= pi/2: (1/2) I_{sin^2 angle}((k-1)/2, 1/2)."""
+    from scipy.special import betainc  # imported lazily: scipy.special is slow to import
+
     return 0.5 * float(betainc((k - 1) / 2, 0.5, math.sin(angle) ** 2))
 
 

@@ -288,6 +288,39 @@ def _kernel_sum(
     return theta, S
 
 
+_BLOCK = 512  # tile side of the ReLU fast path: a few (512, 512) temporaries stay in cache
+
+
+def _relu_block(
+    S: Tensor, d1: Tensor, d2: Tensor, on_diagonal: bool, n_act: int, coefs, bias_coefs
+) -> tuple[Tensor, Tensor]:
+    """The ReLU recursion on one tile (see :func:`_relu_sum`)."""
+    norm = d1[:, None] * d2[None, :]  # d_i d_j
+    rho = (S / norm).clamp_(-1.0, 1.0)
+    if on_diagonal:
+        rho.fill_diagonal_(1.0)
+    theta = coefs[0] * S
+    if bias_coefs[0]:
+        theta.add_(bias_coefs[0])
+    inv_pi = 1.0 / math.pi
+    for h in range(1, n_act + 1):
+        sin = (rho * rho).neg_().add_(1.0).clamp_(min=0.0).sqrt_()
+        dsig = torch.atan2(sin, rho).neg_().add_(math.pi)  # pi - angle
+        new = sin.addcmul_(dsig, rho).mul_(inv_pi).clamp_(-1.0, 1.0)  # next cosine
+        if on_diagonal:
+            new.fill_diagonal_(1.0)
+        theta.mul_(dsig.mul_(inv_pi))
+        if coefs[h]:
+            theta.addcmul_(norm, new, value=coefs[h])
+        if bias_coefs[h]:
+            theta.add_(bias_coefs[h])
+        rho = new
+    sigma = rho.mul_(norm)
+    if on_diagonal:
+        theta, sigma = 0.5 * (theta + theta.T), 0.5 * (sigma + sigma.T)
+    return theta, sigma
+
+
 def _relu_sum(
     S: Tensor,
     v1: Tensor,
@@ -300,34 +333,30 @@ def _relu_sum(
     r"""Fast path of :func:`_kernel_sum` for ReLU and non-zero inputs (same formulas).
 
     With c = 2 the variances never change, so the recursion runs on the cosines
-    :math:`\rho = \Sigma / (d_i d_j)`: :math:`\rho' = (\sqrt{1-\rho^2} + (\pi -
-    \arccos\rho)\rho)/\pi` and :math:`\dot\Sigma = (\pi - \arccos\rho)/\pi`, with in-place
-    operations (about a dozen passes over an (n1, n2) matrix per layer).
+    :math:`\rho = \Sigma / (d_i d_j)`:
+
+    .. math::
+        s = \sqrt{1 - \rho^2},\quad \theta = \mathrm{atan2}(s, \rho),\quad
+        \rho' = \frac{s + (\pi - \theta)\rho}{\pi},\quad
+        \dot\Sigma = \frac{\pi - \theta}{\pi},
+
+    with in-place operations, tile by tile (all layers of a tile while it is in cache). For a
+    square kernel only the tiles on and above the diagonal are computed and mirrored, so the
+    result is exactly symmetric.
     """
-    norm = torch.sqrt(v1)[:, None] * torch.sqrt(v2)[None, :]  # d_i d_j
-    rho = (S / norm).clamp_(-1.0, 1.0)
-    if square:
-        rho.fill_diagonal_(1.0)
-    theta = coefs[0] * S
-    if bias_coefs[0]:
-        theta.add_(bias_coefs[0])
-    inv_pi = 1.0 / math.pi
-    for h in range(1, n_act + 1):
-        dsig = torch.arccos(rho).neg_().add_(math.pi)  # pi - angle
-        new = (rho * rho).neg_().add_(1.0).clamp_(min=0.0).sqrt_()  # sin(angle)
-        new.addcmul_(dsig, rho).mul_(inv_pi).clamp_(-1.0, 1.0)  # next cosine
-        if square:
-            new.fill_diagonal_(1.0)
-        dsig.mul_(inv_pi)
-        theta.mul_(dsig)
-        if coefs[h]:
-            theta.addcmul_(norm, new, value=coefs[h])
-        if bias_coefs[h]:
-            theta.add_(bias_coefs[h])
-        rho = new
-    sigma = norm * rho
-    if square:
-        theta = 0.5 * (theta + theta.T)
+    d1, d2 = torch.sqrt(v1), torch.sqrt(v2)
+    n1, n2 = S.shape
+    theta, sigma = torch.empty_like(S), torch.empty_like(S)
+    for i in range(0, n1, _BLOCK):
+        rows = slice(i, i + _BLOCK)
+        for j in range(i if square else 0, n2, _BLOCK):
+            cols = slice(j, j + _BLOCK)
+            t, s = _relu_block(
+                S[rows, cols], d1[rows], d2[cols], square and i == j, n_act, coefs, bias_coefs
+            )
+            theta[rows, cols], sigma[rows, cols] = t, s
+            if square and i != j:
+                theta[cols, rows], sigma[cols, rows] = t.T, s.T
     return theta, sigma
 
 

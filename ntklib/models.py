@@ -40,6 +40,7 @@ from .utils import (
     check_positive,
     check_xy,
     make_generator,
+    pick_device,
 )
 
 __all__ = [
@@ -103,11 +104,7 @@ def _check_dtype_device(dtype: object, device: object) -> torch.device | None:
     check_dtype(dtype)
     if device is None:
         return None
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(
-            f"device must be None, a string or a torch.device, got {type(device).__name__}"
-        )
-    return torch.device(device)
+    return pick_device(device)
 
 
 class _Net(nn.Module):
@@ -153,9 +150,6 @@ class _Net(nn.Module):
                 "or move the model with model.to(X.device)"
             )
         return X
-
-    def forward(self, X: Tensor) -> Tensor:  # pragma: no cover - overridden
-        raise NotImplementedError
 
     def extra_repr(self) -> str:
         return (
@@ -615,6 +609,7 @@ class _Hidden:
 def _frozen_copy(model: nn.Module) -> nn.Module:
     frozen = copy.deepcopy(model)
     for p in frozen.parameters():
+        p.grad = None
         p.requires_grad_(False)
     return frozen.eval()
 

@@ -331,7 +331,8 @@ BOUNDS: dict[str, Bound] = {b.name: b for b in (
           "m >= Omega(n^24 L^12 log^5 m / delta^8), delta = separation, d = 1",
           "T = Theta(n^6 L^2 / delta^2 log(1/eps))", "eta = Theta(delta / (n^4 L^2 m))",
           "verified", "explicit d = 1 exponents verified via Basri et al. 2003.04560 App. D.4 "
-          "Thm 5 (restating AZLS); general-d and SGD versions unverified",
+          "Thm 5 (restating AZLS); general-d and SGD versions, the exact init variances and "
+          "the 1/sqrt(2) last-coordinate normalisation are unverified",
           ("azls_width", "azls_learning_rate", "azls_iterations")),
     Bound("zou-gu", "Zou, Gu, An Improved Analysis of Training Over-parameterized Deep Neural "
           "Networks, NeurIPS 2019", "1906.04688", "unverified", "ReLU",
@@ -349,7 +350,8 @@ BOUNDS: dict[str, Bound] = {b.name: b for b in (
           "(1 - eta lambda0 / 2)^k contraction => O(n^2 / lambda0^2 log(1/eps))",
           "eta = O(lambda0 / n^2)", "verified",
           "Thm 4.1 (width, eta, rate) verified by several independent restatements; the "
-          "iteration count is derived by plugging eta into the rate",
+          "iteration count is derived by plugging eta into the rate; the init (standard) and "
+          "the 1/2-sum loss are unverified in the text",
           ("du_two_layer_width", "du_two_layer_learning_rate", "du_two_layer_rate",
            "du_two_layer_iterations")),
     Bound("du-deep-fc", "Du, Lee, Li, Wang, Zhai, Gradient Descent Finds Global Minima of Deep "
@@ -370,10 +372,10 @@ BOUNDS: dict[str, Bound] = {b.name: b for b in (
           "unverified and not encoded",
           ("du_resnet_width", "du_resnet_learning_rate", "du_resnet_iterations")),
     Bound("oymak-soltanolkotabi", "Oymak, Soltanolkotabi, Toward moderate overparameterization, "
-          "IEEE JSAIT 2020", "1902.04674", "input layer", "smooth (also ReLU)", "least squares",
+          "IEEE JSAIT 2020", "1902.04674", "input layer", "smooth (also ReLU)", "unverified",
           "shallow (one hidden layer), random init", "sqrt(#params) >~ n, i.e. k d >~ n^2",
           "geometric rate", "-", "verified",
-          "abstract verified; the exact ReLU width is unverified",
+          "abstract verified; the exact ReLU width and the loss are unverified",
           ("oymak_soltanolkotabi_params",)),
     Bound("kawaguchi-huang", "Kawaguchi, Huang, Gradient Descent Finds Global Minima for "
           "Generalizable Deep Neural Networks of Practical Sizes, 2019", "1908.02419",

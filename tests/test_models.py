@@ -181,6 +181,17 @@ def test_mlp_forward_matches_hand_written(sphere):
                 torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
+def test_ntk_softplus_mlp_is_du_fully_connected_net(sphere):
+    """DESIGN.md: "ntk" + c_sigma is Du et al.'s x^(h) = sqrt(c/m) sigma(W^(h) x^(h-1)), H = L+1."""
+    X, m = sphere.X, 40
+    c = activation_constant("softplus")
+    net = nl.MLP(6, m, 2, parameterization="ntk", activation="softplus", seed=2)
+    x = X
+    for name in ("A", "W1", "W2"):
+        x = math.sqrt(c / m) * F.softplus(x @ getattr(net, name).weight.detach().T)
+    torch.testing.assert_close(net(X), x @ net.B.weight.detach().T, rtol=1e-12, atol=1e-12)
+
+
 def test_mlp_bias_forward(sphere):
     net = nl.MLP(6, 8, 1, trainable="all", bias=True, seed=1)
     with torch.no_grad():
@@ -298,6 +309,22 @@ def test_azls_forward_norms_near_one():
     with torch.no_grad():
         narrow = torch.stack([h.norm(dim=1) for h in nl.MLP(10, 64, 3).features(X).hidden])
     assert (narrow - 1).abs().max() > 2 * (norms - 1).abs().max()
+
+
+def test_du_normalisation_keeps_norms_near_one():
+    """With c_sigma = 1/E[sigma(z)^2], Du et al.'s x^(h) = sqrt(c/m) h_(h-1) has norm ~ 1 (softplus
+    too): an independent check of the quadrature constant."""
+    X, _, _ = nl.sphere_data(16, 10, last_coord=False, seed=1)
+    m = 1024
+    # tolerances: ~1.5-2x the largest deviation seen over 6 seeds (ReLU 0.21, softplus 0.072); a
+    # wrong constant (e.g. c = 2 for softplus) would give norms ~ sqrt(2 / 1.0855) = 1.36
+    for act, tol in (("relu", 0.32), ("softplus", 0.15)):
+        net = nl.MLP(10, m, 3, parameterization="ntk", activation=act, seed=2)
+        c = activation_constant(act)
+        with torch.no_grad():
+            for h in net.features(X).hidden:
+                norms = math.sqrt(c / m) * h.norm(dim=1)
+                assert (norms - 1).abs().max() < tol, (act, norms)
 
 
 # ------------------------------------------------------------------------------- linearize

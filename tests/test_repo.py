@@ -30,6 +30,7 @@ def _load_script(name: str):
 
 
 notebook_problems = _load_script("check_notebooks").notebook_problems
+update_toc = _load_script("update_toc")
 
 
 def _source(cell: dict) -> str:
@@ -110,6 +111,25 @@ def test_toc_checker(tmp_path):
     assert resolve("intro", tmp_path) == tmp_path / "intro.md"
     assert resolve("chapters/01_a", tmp_path) == tmp_path / "chapters" / "01_a.ipynb"
     assert resolve("missing", tmp_path) is None
+
+
+def test_update_toc_places_chapters_in_parts(tmp_path):
+    for page in ("intro", "notation", "teaching", "bibliography"):
+        (tmp_path / f"{page}.md").write_text("# x")
+    (tmp_path / "chapters").mkdir()
+    for name in ("01_tour", "03_two", "09_exact"):
+        (tmp_path / "chapters" / f"{name}.ipynb").write_text("{}")
+    toc = yaml.safe_load(update_toc.render_toc(tmp_path))
+    captions = [part["caption"] for part in toc["parts"]]
+    assert captions[0] == "Start here" and "Part II: the lemmas" not in captions
+    files = toc_files(toc)
+    assert files[:3] == ["intro", "notation", "chapters/01_tour"]
+    position = files.index
+    assert position("chapters/03_two") < position("chapters/09_exact") < position("teaching")
+    assert all(resolve(doc, tmp_path) for doc in files)
+    (tmp_path / "chapters" / "badname.ipynb").write_text("{}")
+    with pytest.raises(ValueError, match="NN_slug"):
+        update_toc.render_toc(tmp_path)
 
 
 # ---------------------------------------------------------------- the repository itself

@@ -186,3 +186,25 @@ def test_import_ntklib_does_not_import_ipywidgets():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_divergence_error_from_training_is_shown_in_the_panel():
+    """The book's real failure mode: too large a learning rate raises DivergenceError in train."""
+    import ntklib as nl
+    from ntklib.train import DivergenceError
+
+    def compute(lr_factor=0.5):
+        X, y, _ = nl.sphere_data(6, 3, seed=0)
+        net = nl.MLP(3, 16, 1, trainable="last", seed=0)  # linear in B: GD on a quadratic
+        lr = lr_factor / nl.lambda_max(nl.empirical_ntk(net, X))
+        return nl.train(net, X, y, lr=lr, steps=60).loss
+
+    p = panel(
+        compute,
+        lambda loss, ax=None: plotting.plot_loss_curves({"F": loss}, ax=ax),
+        {"lr_factor": [0.5, 50.0]},
+    )
+    assert p.last_error is None and p.last_result[-1] < p.last_result[0]
+    assert p.update(lr_factor=50.0) is None
+    assert isinstance(p.last_error, DivergenceError)
+    assert "DivergenceError" in p.message.value
