@@ -72,6 +72,7 @@ from .predict import eigen_projection_curve as eigen_projection_curve
 from .predict import gd_dynamics as gd_dynamics
 from .predict import kernel_regression as kernel_regression
 from .predict import label_complexity as label_complexity
+
 # --- end kernels ---
 
 # --- book ---

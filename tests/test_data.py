@@ -11,6 +11,19 @@ import ntklib as nl
 from ntklib.data import _cap_fraction, _separation_impossible
 
 
+def _close(actual, expected, rtol=None, atol=None):
+    """assert_close without torch.testing (whose first call imports torch.distributed, ~4 s)."""
+    actual, expected = torch.as_tensor(actual), torch.as_tensor(expected)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    single = actual.dtype in (torch.float32, torch.float16, torch.bfloat16)
+    rtol = (1.3e-6 if single else 1e-7) if rtol is None else rtol
+    atol = (1e-5 if single else 1e-7) if atol is None else atol
+    diff = (actual.detach() - expected.detach()).abs()
+    ok = diff <= atol + rtol * expected.detach().abs()
+    assert bool(ok.all()), f"max |diff| = {diff.max().item():.3g} (rtol={rtol}, atol={atol})"
+
+
 def _pairwise(X):
     diff = X[:, None, :] - X[None, :, :]
     D = diff.pow(2).sum(-1).sqrt()
@@ -20,12 +33,12 @@ def _pairwise(X):
 def test_sphere_data_norms_and_last_coordinate():
     X, y, sep = nl.sphere_data(50, 7, seed=1)
     assert X.shape == (50, 7) and y.shape == (50,) and X.dtype == torch.float64
-    torch.testing.assert_close(X.norm(dim=1), torch.ones(50), rtol=0, atol=1e-14)
-    torch.testing.assert_close(X[:, -1], torch.full((50,), 1 / math.sqrt(2)), rtol=0, atol=1e-15)
-    torch.testing.assert_close(X[:, :-1].norm(dim=1), torch.full((50,), 1 / math.sqrt(2)))
+    _close(X.norm(dim=1), torch.ones(50), rtol=0, atol=1e-14)
+    _close(X[:, -1], torch.full((50,), 1 / math.sqrt(2)), rtol=0, atol=1e-15)
+    _close(X[:, :-1].norm(dim=1), torch.full((50,), 1 / math.sqrt(2)))
     assert sep == pytest.approx(_pairwise(X).min().item(), rel=1e-12)
     X2, _, _ = nl.sphere_data(50, 7, last_coord=False, seed=1)
-    torch.testing.assert_close(X2.norm(dim=1), torch.ones(50), rtol=0, atol=1e-14)
+    _close(X2.norm(dim=1), torch.ones(50), rtol=0, atol=1e-14)
     assert X2[:, -1].std() > 0.1
 
 
@@ -40,9 +53,9 @@ def test_sphere_data_reaches_separation(n, d, delta, last):
     X, _, sep = nl.sphere_data(n, d, delta=delta, last_coord=last, seed=0)
     assert _pairwise(X).min().item() >= delta * (1 - 1e-9)
     assert sep >= delta * (1 - 1e-9)
-    torch.testing.assert_close(X.norm(dim=1), torch.ones(n), rtol=0, atol=1e-12)
+    _close(X.norm(dim=1), torch.ones(n), rtol=0, atol=1e-12)
     if last:
-        torch.testing.assert_close(X[:, -1], torch.full((n,), 2**-0.5), rtol=0, atol=1e-15)
+        _close(X[:, -1], torch.full((n,), 2**-0.5), rtol=0, atol=1e-15)
 
 
 def test_impossible_delta_raises_with_reason():
@@ -95,7 +108,7 @@ def test_near_duplicate_pair():
         X, y, sep = nl.near_duplicate_pair(12, 5, 1e-3, last_coord=last, seed=3)
         assert X.shape == (12, 5)
         assert (X[-1] - X[-2]).norm().item() == pytest.approx(1e-3, rel=1e-9)
-        torch.testing.assert_close(X.norm(dim=1), torch.ones(12), rtol=0, atol=1e-12)
+        _close(X.norm(dim=1), torch.ones(12), rtol=0, atol=1e-12)
         assert sep == pytest.approx(1e-3, rel=1e-9)
         assert y[-2] * y[-1] == -1
     with pytest.raises(ValueError, match="diameter"):
@@ -107,8 +120,8 @@ def test_near_duplicate_pair():
 def test_circle_data():
     X, y, sep = nl.circle_data(16, 3)
     t = 2 * math.pi * torch.arange(16) / 16
-    torch.testing.assert_close(X, torch.stack([t.cos(), t.sin()], 1))
-    torch.testing.assert_close(y, torch.sin(3 * t))
+    _close(X, torch.stack([t.cos(), t.sin()], 1))
+    _close(y, torch.sin(3 * t))
     assert sep == pytest.approx(2 * math.sin(math.pi / 16), rel=1e-12)
     noisy = nl.circle_data(16, 3, noise=0.1, seed=1).y
     assert 0 < (noisy - y).abs().max() < 0.5
@@ -119,7 +132,7 @@ def test_circle_data():
 def test_digits_shapes_labels_and_norms():
     X, y, sep = nl.digits()
     assert X.shape == (1797, 64) and y.shape == (1797,) and y.dtype == torch.int64
-    torch.testing.assert_close(X.norm(dim=1), torch.ones(1797))
+    _close(X.norm(dim=1), torch.ones(1797))
     assert sep > 0
     X2, y2, _ = nl.digits(100, classes=(3, 8), seed=1, image=True)
     assert X2.shape == (100, 1, 8, 8) and set(y2.tolist()) <= {0, 1}

@@ -178,6 +178,7 @@ def _slope(model_kwargs: dict, widths, seeds, X) -> tuple[float, list[float]]:
     return float(np.polyfit(np.log(widths), np.log(errs), 1)[0]), errs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -211,6 +212,7 @@ def test_limit_kernel_mappings():
             limit_kernel(other, X[:, :4])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kwargs",
     [

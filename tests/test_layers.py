@@ -10,6 +10,19 @@ from ntklib import make_generator
 from ntklib.layers import Conv, Dense
 
 
+def _close(actual, expected, rtol=None, atol=None):
+    """assert_close without torch.testing (whose first call imports torch.distributed, ~4 s)."""
+    actual, expected = torch.as_tensor(actual), torch.as_tensor(expected)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    single = actual.dtype in (torch.float32, torch.float16, torch.bfloat16)
+    rtol = (1.3e-6 if single else 1e-7) if rtol is None else rtol
+    atol = (1e-5 if single else 1e-7) if atol is None else atol
+    diff = (actual.detach() - expected.detach()).abs()
+    ok = diff <= atol + rtol * expected.detach().abs()
+    assert bool(ok.all()), f"max |diff| = {diff.max().item():.3g} (rtol={rtol}, atol={atol})"
+
+
 def test_dense_init_variance_and_shape():
     layer = Dense(400, 300, std=0.5, generator=make_generator(0))
     w = layer.weight
@@ -25,7 +38,7 @@ def test_dense_forward_matches_hand_computation(gen):
     W = layer.weight.detach()
     want = torch.stack([torch.stack([0.7 * sum(x[i, k] * W[j, k] for k in range(5))
                                      for j in range(3)]) for i in range(4)])
-    torch.testing.assert_close(layer(x), want, rtol=1e-12, atol=1e-12)
+    _close(layer(x), want, rtol=1e-12, atol=1e-12)
 
 
 def test_dense_bias_forward_and_trainability(gen):
@@ -35,7 +48,7 @@ def test_dense_bias_forward_and_trainability(gen):
         layer.bias.copy_(torch.tensor([1.0, -2.0, 3.0]))
     x = torch.randn(4, 5, generator=gen)
     want = 2.0 * x @ layer.weight.T + 0.5 * layer.bias
-    torch.testing.assert_close(layer(x), want)
+    _close(layer(x), want)
     frozen = Dense(5, 3, bias=True, trainable=False)
     assert not frozen.weight.requires_grad and not frozen.bias.requires_grad
     assert Dense(5, 3).bias is None
@@ -62,7 +75,7 @@ def test_dense_layer_ntk_formula_matches_autograd(gen):
     z = layer(H).detach().requires_grad_(True)  # the layer output as a leaf
     (G,) = torch.autograd.grad((torch.tanh(z) @ v).sum(), z)
     K_formula = 0.3**2 * (G @ G.T) * (H @ H.T)
-    torch.testing.assert_close(J @ J.T, K_formula, rtol=1e-10, atol=1e-12)
+    _close(J @ J.T, K_formula, rtol=1e-10, atol=1e-12)
 
 
 def test_conv_forward_matches_unfold(gen):
@@ -70,7 +83,7 @@ def test_conv_forward_matches_unfold(gen):
     x = torch.randn(2, 2, 5, 5, generator=gen)
     patches = F.unfold(x, kernel_size=3, padding=1)  # (n, 2*9, 25)
     want = 0.4 * (conv.weight.reshape(3, -1) @ patches).reshape(2, 3, 5, 5)
-    torch.testing.assert_close(conv(x), want)
+    _close(conv(x), want)
     assert conv(x).shape == (2, 3, 5, 5)
 
 
@@ -96,7 +109,7 @@ def test_gradient_matches_finite_differences(gen):
             down = loss()
             w[idx] += eps
             fd.view(-1)[idx] = (up - down) / (2 * eps)
-    torch.testing.assert_close(g, fd, rtol=1e-6, atol=1e-8)
+    _close(g, fd, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize(

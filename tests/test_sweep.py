@@ -97,7 +97,6 @@ def test_parallel_equals_serial(tmp_path):
 def test_dask_backend_local_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
     log = str(tmp_path / "log.txt")
-    start = time.perf_counter()
     # Two worker threads: with a single one, joblib sees effective_n_jobs == 1 and silently runs
     # the sequential backend in the main thread, so the Dask path would not be exercised at all.
     with (
@@ -111,7 +110,6 @@ def test_dask_backend_local_cluster(tmp_path):
     assert [r["value"] for r in out] == [1.0, 4.0, 9.0]
     threads = {line.split(",")[3] for line in Path(log).read_text().splitlines()}
     assert threading.main_thread().name not in threads, "tasks should run on the Dask worker"
-    assert time.perf_counter() - start < 20
 
 
 def test_cached_decorator_counts_and_refuses_models(tmp_path):
