@@ -50,6 +50,7 @@ __all__ = [
     "ResNet",
     "CNN",
     "FixedPatternNet",
+    "OneWideLayerNet",
     "linearize",
     "scaled",
     "activation_constant",
@@ -331,6 +332,85 @@ class TwoLayerNet(_ChainNet):
             a.weight.copy_(signs.to(a.weight.device))
         self._add("W", W, self.trainable in ("hidden", "all"))
         self._add("a", a, self.trainable in ("all", "last"))
+
+
+class OneWideLayerNet(_ChainNet):
+    r"""Deep fully connected net with narrow layers and a single wide one (Nguyen 2021; Nguyen,
+    Mondelli, Montufar 2021).
+
+    :math:`f_0 = x`, :math:`f_\ell = \sigma(W_\ell f_{\ell-1})` for :math:`\ell = 1..L`
+    (``depth`` = L hidden layers), :math:`f = B f_L`. Every hidden layer has ``width`` units except
+    layer ``wide_layer`` (1-based; default the last hidden layer L), which has ``wide_width``.
+    Standard parameterization (the scale lives in the weights, multipliers 1):
+    :math:`W_\ell \sim N(0, c_\sigma / n_{\ell-1})` (He init for ReLU), :math:`B \sim N(0,
+    1/n_L)`. The feature matrix of the wide layer is ``features(X).hidden[wide_layer - 1]``.
+
+    Note the depth convention differs from :class:`MLP`: here ``depth`` counts activation layers
+    (an MLP with ``depth = L - 1`` has the same number of them).
+
+    Args:
+        d_in: input dimension.
+        width: width of the narrow hidden layers.
+        depth: number of hidden (activation) layers L >= 1.
+        wide_width: width of the wide layer.
+        wide_layer: index in 1..L of the wide layer (default L).
+        d_out: output dimension.
+        trainable: ``"all"`` (default; every layer), ``"hidden"`` (W_1..W_L) or ``"last"`` (B).
+        activation: ``"relu"`` or ``"softplus"``.
+        seed: generator seed (layers drawn in forward order).
+        dtype: parameter dtype.
+        device: parameter device.
+
+    Shapes:
+        ``forward``: ``(n, d_in) -> (n, d_out)``.
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        width: int,
+        depth: int,
+        *,
+        wide_width: int,
+        wide_layer: int | None = None,
+        d_out: int = 1,
+        trainable: str = "all",
+        activation: str = "relu",
+        seed: int = 0,
+        dtype: torch.dtype = DEFAULT_DTYPE,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.d_in = check_int(d_in, "d_in", minimum=1)
+        self.width = check_int(width, "width", minimum=1)
+        self.depth = L = check_int(depth, "depth", minimum=1)
+        self.wide_width = check_int(wide_width, "wide_width", minimum=1)
+        self.wide_layer = L if wide_layer is None else check_int(wide_layer, "wide_layer",
+                                                                 minimum=1)
+        if self.wide_layer > L:
+            raise ValueError(f"wide_layer must be in 1..depth = 1..{L}, got {self.wide_layer}: "
+                             "pass wide_layer <= depth (or None for the last hidden layer)")
+        self.d_out = check_int(d_out, "d_out", minimum=1)
+        self.parameterization = "standard"
+        self.trainable = check_choice(trainable, "trainable", TRAINABLE)
+        self.activation = check_choice(activation, "activation", ACTIVATIONS)
+        device = _check_dtype_device(dtype, device)
+        c = activation_constant(self.activation)
+        self.widths = tuple(self.wide_width if ell == self.wide_layer else self.width
+                            for ell in range(1, L + 1))
+        g = make_generator(seed)
+        kw = dict(generator=g, dtype=dtype, device=device)
+        self._init_layers()
+        fan_in = self.d_in
+        for ell, n_ell in enumerate(self.widths, start=1):
+            self._add(f"W{ell}", Dense(fan_in, n_ell, std=math.sqrt(c / fan_in), **kw),
+                      self.trainable in ("all", "hidden"))
+            fan_in = n_ell
+        self._add("B", Dense(fan_in, self.d_out, std=math.sqrt(1 / fan_in), **kw),
+                  self.trainable in ("all", "last"))
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", widths={self.widths}"
 
 
 class ResNet(_Net):

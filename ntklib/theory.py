@@ -47,6 +47,13 @@ __all__ = [
     "noy_width",
     "fit_slope",
     "steps_to_reach",
+    "width_requirements",
+    "last_layer_gram",
+    "gram_perturbation",
+    "max_stable_lr",
+    "reaches_target",
+    "min_width_needed",
+    "one_wide_layer_run",
 ]
 
 
@@ -449,3 +456,333 @@ def steps_to_reach(loss_curve: Sequence[float], eps: float, steps: Sequence[int]
     if hit.size == 0:
         return None
     return int(hit[0] if steps is None else steps[hit[0]])
+
+
+# ----------------------------------------------------------------------------- calculator
+# (added by part4a for the chapter "Tightening the widths")
+
+
+def width_requirements(n: int, L: int = 1, *, separation: float = 0.1, failure_prob: float = 0.1,
+                       lambda0: float = 0.1, d: int = 1) -> dict[str, dict]:
+    """Every registered width / parameter-count bound at one problem size (hidden constants 1).
+
+    The calculator behind the chapter on practical widths. Each entry converts its paper's
+    requirement into a **width** where the paper states one: Oymak-Soltanolkotabi's parameter count
+    ``k d >~ n^2`` becomes the width ``k = n^2 / d``; Kawaguchi-Huang's count of trainable
+    parameters ``>~ n`` is reported as a count (``"unit": "params"``). Allen-Zhu et al. read
+    ``separation`` as the data separation delta; Du et al. read ``failure_prob`` as their delta.
+
+    Args:
+        n: number of samples (>= 1).
+        L: depth (AZLS / Zou-Gu: hidden layers; Du et al.: H).
+        separation: data separation in (0, 2] (Allen-Zhu et al.).
+        failure_prob: failure probability in (0, 1) (Du et al.).
+        lambda0: lambda_min(H^inf) for Du et al.'s two-layer bound (> 0).
+        d: input dimension (Oymak-Soltanolkotabi).
+
+    Returns:
+        ``{bound name: {"value": float, "unit": "width" | "params", "status": str,
+        "formula": str}}`` in the order of :data:`BOUNDS`.
+    """
+    n = int(_pos("n", n, integer=True))
+    L = int(_pos("L", L, integer=True))
+    d = int(_pos("d", d, integer=True))
+    values = {
+        "allen-zhu-li-song": (azls_width(n, L, separation), "width"),
+        "zou-gu": (zou_gu_width(n, L), "width"),
+        "du-two-layer": (du_two_layer_width(n, lambda0, failure_prob), "width"),
+        "du-deep-fc": (du_deep_fc_width(n, L), "width"),
+        "du-resnet": (du_resnet_width(n, L), "width"),
+        "oymak-soltanolkotabi": (oymak_soltanolkotabi_params(n) / d, "width"),
+        "kawaguchi-huang": (kawaguchi_huang_params(n), "params"),
+        "nguyen-2021": (nguyen_width(n, "linear"), "width"),
+        "noy-2021": (noy_width(n, L), "width"),
+    }
+    return {name: {"value": float(v), "unit": unit, "status": BOUNDS[name].status,
+                   "formula": BOUNDS[name].width} for name, (v, unit) in values.items()}
+
+
+# ------------------------------------------------------------------------- measured requirements
+# Module-level experiment functions (plain numbers in, plain numbers / arrays out) so that
+# `ntklib.sweep` can cache them. torch and the models are imported lazily: `import ntklib.theory`
+# stays numpy-only.
+
+
+def _du_net(arch: str, depth: int, width: int, d: int, *, activation: str, c_res: float,
+            seed: int):
+    """Du et al.'s FC net (``MLP`` "ntk", H = depth + 1 layers) or ResNet with H = depth."""
+    from .models import MLP, ResNet
+
+    if arch == "fc":
+        return MLP(d, width, depth - 1, parameterization="ntk", trainable="all",
+                   activation=activation, seed=seed)
+    return ResNet(d, width, depth, style="du", activation=activation, c_res=c_res,
+                  trainable="all", seed=seed)
+
+
+def _check_arch(arch: str, depth) -> int:
+    if arch not in ("fc", "resnet"):
+        raise ValueError(f"unknown arch={arch!r}: pass 'fc' or 'resnet'")
+    depth = int(_pos("depth", depth, integer=True))
+    if arch == "fc" and depth < 2:
+        raise ValueError(f"the FC net needs depth H >= 2 (its W^(H) is an m x m layer), got "
+                         f"{depth}: pass depth >= 2")
+    return depth
+
+
+def last_layer_gram(model, X):
+    r"""Du et al.'s :math:`G^{(H)}`: the block of the empirical NTK of the last hidden layer.
+
+    :math:`G^{(H)}_{ij} = \langle \partial u_i / \partial W^{(H)}, \partial u_j / \partial
+    W^{(H)} \rangle` (arXiv 1811.03804, §4), for an ``MLP`` ("ntk"; :math:`W^{(H)}` is its last
+    hidden matrix ``W{depth}``) or a ``ResNet(style="du")`` (``W{depth}``). Computed by
+    :func:`ntklib.ntk.empirical_ntk` on that layer only; the ``requires_grad`` flags of the model
+    are restored afterwards.
+
+    Args:
+        model: ``MLP`` or ``ResNet`` with an m x m layer named ``f"W{model.depth}"``.
+        X: inputs ``(n, d_in)``.
+
+    Returns:
+        ``(n, n)`` tensor.
+    """
+    from .ntk import empirical_ntk
+
+    layers = model.weight_layers() if hasattr(model, "weight_layers") else {}
+    name = f"W{getattr(model, 'depth', -1)}"
+    if name not in layers:
+        raise ValueError(f"model has no layer {name!r} (its layers: {list(layers)}): pass an "
+                         "ntklib MLP or ResNet with depth >= 1")
+    params = list(model.parameters())
+    flags = [p.requires_grad for p in params]
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        layers[name].weight.requires_grad_(True)
+        return empirical_ntk(model, X, trainable_only=True)
+    finally:
+        for p, f in zip(params, flags, strict=True):
+            p.requires_grad_(f)
+
+
+def gram_perturbation(arch: str, depth: int, width: int, *, n: int = 16, d: int = 16,
+                      seeds: int = 6, c_res: float = 0.5, activation: str = "softplus",
+                      seed: int = 0) -> dict:
+    r"""Size of the initialisation perturbation of :math:`G^{(H)}(0)` against
+    :math:`\lambda_{\min}` (the quantity in step 1 of Du et al.'s proof, arXiv 1811.03804 §4).
+
+    For ``seeds`` independent initialisations s of the FC net or the ResNet (width m, H = depth)
+    on the same unit-norm data, compute :math:`G_s = G^{(H)}(0)` (:func:`last_layer_gram`), their
+    mean :math:`\bar G` (the Monte Carlo estimate of the limit Gram matrix) and
+
+    .. math::
+        \text{op} = \frac1S\sum_s \lVert G_s - \bar G\rVert_2, \qquad
+        \text{ratio} = \text{op} / \lambda_{\min}(\bar G).
+
+    The proof needs :math:`\lVert G^{(H)}(0) - K^{(H)}\rVert_2 \le \lambda_{\min}(K^{(H)})/4`,
+    i.e. ratio below about 1/4; since op falls like :math:`m^{-1/2}`, the width this step needs
+    scales like ``width * (4 ratio)^2``. For the FC net the same numbers against the exact limit
+    :math:`K^{(H)}` (:func:`ntklib.kernels.du_deep_gram`) are returned as ``*_limit`` (NaN for
+    the ResNet, whose limit Gram matrix ntklib does not implement).
+
+    Args:
+        arch: ``"fc"`` or ``"resnet"``; depth: H; width: m; n, d: data size; seeds: S >= 2;
+        c_res: ResNet residual scale; activation: ``"softplus"`` (Du et al.) or ``"relu"``;
+        seed: data seed (network seeds are ``1000 * seed + s``).
+
+    Returns:
+        dict of floats: ``op``, ``lambda_min`` (of :math:`\bar G`), ``ratio``, ``scale`` (mean
+        diagonal of :math:`\bar G`), ``fluct`` (mean relative Frobenius deviation from
+        :math:`\bar G`), ``op_limit``, ``lambda_min_limit``, ``ratio_limit``, ``limit_error``
+        (mean relative Frobenius error against :math:`K^{(H)}`).
+    """
+    import torch
+
+    from .data import sphere_data
+    from .kernels import du_deep_gram
+
+    depth = _check_arch(arch, depth)
+    width, n, d = (int(_pos(k, v, integer=True)) for k, v in (("width", width), ("n", n), ("d", d)))
+    seeds = int(_pos("seeds", seeds, integer=True))
+    if seeds < 2:
+        raise ValueError(f"seeds must be >= 2 to measure a fluctuation, got {seeds}")
+    X, _, _ = sphere_data(n, d, last_coord=False, seed=seed)
+    G = torch.stack([last_layer_gram(_du_net(arch, depth, width, d, activation=activation,
+                                             c_res=c_res, seed=1000 * seed + s), X)
+                     for s in range(seeds)])  # (S, n, n)
+    G_bar = G.mean(0)
+
+    def stats(ref):
+        op = float(torch.linalg.matrix_norm(G - ref, ord=2).mean())
+        lam = float(torch.linalg.eigvalsh(ref)[0])
+        frob = float(((G - ref).flatten(1).norm(dim=1) / ref.norm()).mean())
+        return op, lam, op / lam if lam > 0 else float("inf"), frob
+
+    op, lam, ratio, fluct = stats(G_bar)
+    out = {"op": op, "lambda_min": lam, "ratio": ratio, "fluct": fluct,
+           "scale": float(G_bar.diagonal().mean())}
+    nan = float("nan")
+    op_k, lam_k, ratio_k, err_k = stats(du_deep_gram(X, depth, activation)) if arch == "fc" \
+        else (nan, nan, nan, nan)
+    out.update(op_limit=op_k, lambda_min_limit=lam_k, ratio_limit=ratio_k, limit_error=err_k)
+    return out
+
+
+def max_stable_lr(arch: str, depth: int, width: int, *, n: int = 16, d: int = 8,
+                  steps: int = 60, c_res: float = 0.5, activation: str = "softplus",
+                  iters: int = 8, seed: int = 0) -> dict:
+    r"""Largest GD step size that trains Du et al.'s FC net / ResNet stably, by bisection.
+
+    A step size is *stable* when :func:`ntklib.train.train` (loss ``"mse_sum"``, all layers,
+    ``steps`` GD steps, random +-1 labels) raises no :class:`~ntklib.train.DivergenceError` and the
+    loss never exceeds its initial value. Bisection (geometric, ``iters`` halvings) runs on
+    ``[r/16, 16 r]`` around the linear-model scale :math:`r = 2/\lambda_{\max}(\Theta)` of the
+    empirical NTK at initialisation (:func:`ntklib.train.stable_learning_rate`), which is returned
+    too so the two can be compared.
+
+    Returns:
+        dict with ``lr`` (largest stable step found), ``lr_linear`` (= r), ``lambda_max``.
+    """
+    from .data import sphere_data
+    from .train import DivergenceError, stable_learning_rate, train
+
+    depth = _check_arch(arch, depth)
+    width, n, d = (int(_pos(k, v, integer=True)) for k, v in (("width", width), ("n", n), ("d", d)))
+    steps, iters = int(_pos("steps", steps, integer=True)), int(_pos("iters", iters, integer=True))
+    X, y, _ = sphere_data(n, d, labels="random", last_coord=False, seed=seed)
+
+    def net():
+        return _du_net(arch, depth, width, d, activation=activation, c_res=c_res, seed=seed)
+
+    r = stable_learning_rate(net(), X, "mse_sum", iters=50)
+
+    def stable(lr: float) -> bool:
+        try:
+            h = train(net(), X, y, lr=lr, steps=steps, progress=False)
+        except DivergenceError:
+            return False
+        return bool(np.all(np.isfinite(h.loss)) and np.max(h.loss) <= h.loss[0] * (1 + 1e-12))
+
+    lo, hi = math.log(r / 16), math.log(16 * r)
+    if not stable(math.exp(lo)):
+        raise RuntimeError(f"even lr = {math.exp(lo):.3g} (1/16 of 2/lambda_max) is unstable")
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if stable(math.exp(mid)) else (lo, mid)
+    return {"lr": math.exp(lo), "lr_linear": r, "lambda_max": 2.0 / r}
+
+
+def reaches_target(model: str, n: int, width: int, *, d: int = 8, depth: int = 1,
+                   eps: float = 1e-2, steps: int = 400, lr_factor: float = 1.0,
+                   seed: int = 0) -> dict:
+    r"""Does GD bring the loss below ``eps * F(0)`` within ``steps`` steps at this width?
+
+    ``model``: ``"two_layer"`` (Du et al.'s :class:`~ntklib.models.TwoLayerNet`, first layer
+    trained), ``"mlp"`` (``MLP(..., parameterization="ntk", trainable="all")``, ReLU, ``depth``
+    hidden m x m layers). Data: ``sphere_data(n, d, labels="random", last_coord=False, seed)``.
+    Loss ``"mse_sum"``; step ``lr = lr_factor / lambda_max`` of the empirical NTK at
+    initialisation (half the linear stability limit 2/lambda_max when ``lr_factor = 1``).
+
+    Returns:
+        dict with ``ok`` (bool), ``ratio`` (final loss / initial loss), ``steps`` (steps run).
+    """
+    from .data import sphere_data
+    from .models import MLP, TwoLayerNet
+    from .train import DivergenceError, loss_value, stable_learning_rate, train
+
+    if model not in ("two_layer", "mlp"):
+        raise ValueError(f"unknown model={model!r}: pass 'two_layer' or 'mlp'")
+    n, width, d = (int(_pos(k, v, integer=True)) for k, v in (("n", n), ("width", width), ("d", d)))
+    eps = _eps(eps)
+    X, y, _ = sphere_data(n, d, labels="random", last_coord=False, seed=seed)
+    net = (TwoLayerNet(d, width, seed=seed) if model == "two_layer" else
+           MLP(d, width, depth, parameterization="ntk", trainable="all", seed=seed))
+    lr = lr_factor * 0.5 * stable_learning_rate(net, X, "mse_sum", iters=50)
+    f0 = loss_value(net, X, y)
+    try:
+        h = train(net, X, y, lr=lr, steps=steps, target_loss=eps * f0, progress=False)
+    except DivergenceError:
+        return {"ok": False, "ratio": float("inf"), "steps": steps}
+    ratio = float(h.loss[-1] / f0)
+    return {"ok": bool(ratio <= eps), "ratio": ratio, "steps": int(h.step[-1])}
+
+
+def min_width_needed(model: str, n: int, *, d: int = 8, depth: int = 1, eps: float = 1e-2,
+                     steps: int = 400, lr_factor: float = 1.0, seed: int = 0,
+                     max_width: int = 4096) -> dict:
+    r"""Smallest width (on the grid :math:`\lceil 2^{k/2}\rceil`) at which :func:`reaches_target`
+    succeeds, scanning upwards from 1 (the first success is returned; later widths are not tried).
+
+    Returns:
+        dict with ``width`` (NaN if none up to ``max_width``), ``tried`` (widths) and
+        ``ratios`` (final/initial loss of each try), as lists.
+    """
+    max_width = int(_pos("max_width", max_width, integer=True))
+    tried, ratios = [], []
+    k = 0
+    while True:
+        w = math.ceil(2 ** (k / 2))
+        k += 1
+        if tried and w == tried[-1]:
+            continue
+        if w > max_width:
+            return {"width": float("nan"), "tried": tried, "ratios": ratios}
+        r = reaches_target(model, n, w, d=d, depth=depth, eps=eps, steps=steps,
+                           lr_factor=lr_factor, seed=seed)
+        tried.append(w)
+        ratios.append(r["ratio"])
+        if r["ok"]:
+            return {"width": float(w), "tried": tried, "ratios": ratios}
+
+
+def one_wide_layer_run(N: int, wide_width: int, *, d: int = 8, width: int = 16, depth: int = 3,
+                       wide_layer: int | None = None, steps: int = 400, eps: float = 1e-3,
+                       seed: int = 0) -> dict:
+    r"""One run of the one-wide-layer experiment (Nguyen 2021; Nguyen-Mondelli-Montufar 2021).
+
+    Builds :class:`~ntklib.models.OneWideLayerNet` (ReLU, standard/He init, all layers trained,
+    narrow layers of ``width``, one layer of ``wide_width``) on ``N`` random unit-norm points with
+    random +-1 labels, measures the singular values of the wide layer's feature matrix
+    :math:`F_k = [f_k(x_1), \dots, f_k(x_N)]^\top` (shape ``(N, wide_width)``) at initialisation,
+    then trains by GD (loss ``"mse_sum"``, step ``1/lambda_max`` of the empirical NTK) until the
+    loss is below ``eps * F(0)`` or ``steps`` steps have run.
+
+    Returns:
+        dict with ``sigma_min`` (the N-th singular value of F_k, exactly 0 when
+        ``wide_width < N``), ``sigma_max``, ``rank`` (numerical rank of F_k), ``ok`` (target
+        reached), ``ratio`` (final / initial loss), ``steps`` (steps run) and ``floor``: the
+        smallest loss the output layer alone can reach on these frozen features,
+        :math:`\min_B \lVert F_k B - y\rVert^2 / \lVert y\rVert^2` (least squares; 0 iff y lies in
+        the column space of F_k, which for generic y needs rank F_k = N).
+    """
+    import torch
+
+    from .data import sphere_data
+    from .models import OneWideLayerNet
+    from .train import DivergenceError, loss_value, stable_learning_rate, train
+
+    N, wide_width = int(_pos("N", N, integer=True)), int(_pos("wide_width", wide_width,
+                                                               integer=True))
+    X, y, _ = sphere_data(N, d, labels="random", last_coord=False, seed=seed)
+    net = OneWideLayerNet(d, width, depth, wide_width=wide_width, wide_layer=wide_layer,
+                          seed=seed)
+    with torch.no_grad():
+        F_k = net.features(X).hidden[net.wide_layer - 1]  # (N, wide_width)
+        sv = torch.linalg.svdvals(F_k)
+    padded = torch.zeros(N, dtype=sv.dtype)
+    padded[: sv.numel()] = sv[:N]
+    tol = float(sv[0]) * max(F_k.shape) * torch.finfo(sv.dtype).eps
+    yv = y.reshape(-1, 1).to(F_k.dtype)
+    coef = torch.linalg.lstsq(F_k, yv, driver="gelsd").solution  # best output layer B^T
+    floor = float((F_k @ coef - yv).square().sum() / yv.square().sum())
+    f0 = loss_value(net, X, y)
+    lr = 0.5 * stable_learning_rate(net, X, "mse_sum", iters=50)
+    try:
+        h = train(net, X, y, lr=lr, steps=steps, target_loss=_eps(eps) * f0, progress=False)
+        ratio, ran = float(h.loss[-1] / f0), int(h.step[-1])
+    except DivergenceError:
+        ratio, ran = float("inf"), steps
+    return {"sigma_min": float(padded[N - 1]), "sigma_max": float(sv[0]),
+            "rank": int((sv > tol).sum()), "floor": floor, "ok": bool(ratio <= eps),
+            "ratio": ratio,
+            "steps": ran}
