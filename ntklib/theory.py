@@ -630,15 +630,15 @@ def gram_perturbation(arch: str, depth: int, width: int, *, n: int = 16, d: int 
 
 def max_stable_lr(arch: str, depth: int, width: int, *, n: int = 16, d: int = 8,
                   steps: int = 60, c_res: float = 0.5, activation: str = "softplus",
-                  iters: int = 8, seed: int = 0) -> dict:
+                  iters: int = 8, bracket: float = 16.0, seed: int = 0) -> dict:
     r"""Largest GD step size that trains Du et al.'s FC net / ResNet stably, by bisection.
 
     A step size is *stable* when :func:`ntklib.train.train` (loss ``"mse_sum"``, all layers,
     ``steps`` GD steps, random +-1 labels) raises no :class:`~ntklib.train.DivergenceError` and the
     loss never exceeds its initial value. Bisection (geometric, ``iters`` halvings) runs on
-    ``[r/16, 16 r]`` around the linear-model scale :math:`r = 2/\lambda_{\max}(\Theta)` of the
-    empirical NTK at initialisation (:func:`ntklib.train.stable_learning_rate`), which is returned
-    too so the two can be compared.
+    ``[r/bracket, bracket * r]`` around the linear-model scale
+    :math:`r = 2/\lambda_{\max}(\Theta)` of the empirical NTK at initialisation
+    (:func:`ntklib.train.stable_learning_rate`), which is returned too so the two can be compared.
 
     Returns:
         dict with ``lr`` (largest stable step found), ``lr_linear`` (= r), ``lambda_max``.
@@ -654,7 +654,10 @@ def max_stable_lr(arch: str, depth: int, width: int, *, n: int = 16, d: int = 8,
     def net():
         return _du_net(arch, depth, width, d, activation=activation, c_res=c_res, seed=seed)
 
-    r = stable_learning_rate(net(), X, "mse_sum", iters=50)
+    r = stable_learning_rate(net(), X, "mse_sum", iters=30)
+    bracket = _pos("bracket", bracket)
+    if bracket <= 1:
+        raise ValueError(f"bracket must be > 1, got {bracket}: pass e.g. bracket=16")
 
     def stable(lr: float) -> bool:
         try:
@@ -663,9 +666,9 @@ def max_stable_lr(arch: str, depth: int, width: int, *, n: int = 16, d: int = 8,
             return False
         return bool(np.all(np.isfinite(h.loss)) and np.max(h.loss) <= h.loss[0] * (1 + 1e-12))
 
-    lo, hi = math.log(r / 16), math.log(16 * r)
+    lo, hi = math.log(r / bracket), math.log(bracket * r)
     if not stable(math.exp(lo)):
-        raise RuntimeError(f"even lr = {math.exp(lo):.3g} (1/16 of 2/lambda_max) is unstable")
+        raise RuntimeError(f"even lr = {math.exp(lo):.3g} (2/lambda_max / {bracket:g}) is unstable")
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if stable(math.exp(mid)) else (lo, mid)
@@ -697,7 +700,7 @@ def reaches_target(model: str, n: int, width: int, *, d: int = 8, depth: int = 1
     X, y, _ = sphere_data(n, d, labels="random", last_coord=False, seed=seed)
     net = (TwoLayerNet(d, width, seed=seed) if model == "two_layer" else
            MLP(d, width, depth, parameterization="ntk", trainable="all", seed=seed))
-    lr = lr_factor * 0.5 * stable_learning_rate(net, X, "mse_sum", iters=50)
+    lr = lr_factor * 0.5 * stable_learning_rate(net, X, "mse_sum", iters=20)
     f0 = loss_value(net, X, y)
     try:
         h = train(net, X, y, lr=lr, steps=steps, target_loss=eps * f0, progress=False)
@@ -776,7 +779,7 @@ def one_wide_layer_run(N: int, wide_width: int, *, d: int = 8, width: int = 16, 
     coef = torch.linalg.lstsq(F_k, yv, driver="gelsd").solution  # best output layer B^T
     floor = float((F_k @ coef - yv).square().sum() / yv.square().sum())
     f0 = loss_value(net, X, y)
-    lr = 0.5 * stable_learning_rate(net, X, "mse_sum", iters=50)
+    lr = 0.5 * stable_learning_rate(net, X, "mse_sum", iters=20)
     try:
         h = train(net, X, y, lr=lr, steps=steps, target_loss=_eps(eps) * f0, progress=False)
         ratio, ran = float(h.loss[-1] / f0), int(h.step[-1])
