@@ -23,6 +23,7 @@ if [ "${SKIP_INSTALL:-0}" != "1" ]; then
 fi
 
 # Cached parameter sweeps of the chapters (ntklib.sweep): shared by nbval and the book build.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"  # one torch thread: measured fastest for these small problems
 export NTKLIB_CACHE_DIR="${NTKLIB_CACHE_DIR:-$ROOT/_build/ntklib_cache}"
 
 # Prints "name: N s" and appends it to _build/timings.txt.

@@ -127,37 +127,69 @@ def count_expected(text_cells: list[str], image_outputs: int = 0) -> dict[str, i
     return expected
 
 
-def _notebook_counts(nb_path: Path) -> dict[str, int]:
-    nb = json.loads(nb_path.read_text(encoding="utf-8"))
-    texts, images = [], 0
+def _notebook_texts(nb: dict) -> list[str]:
+    texts = []
     for cell in nb.get("cells", []):
-        tags = set(cell.get("metadata", {}).get("tags", []))
-        if "remove-cell" in tags:
+        if cell.get("cell_type") == "markdown" and "remove-cell" not in _tags(cell):
+            source = cell.get("source", "")
+            texts.append("".join(source) if isinstance(source, list) else source)
+    return texts
+
+
+def _notebook_images(nb: dict) -> int:
+    images = 0
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code" or _tags(cell) & {"remove-cell", "remove-output"}:
             continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
-        if cell.get("cell_type") == "markdown":
-            texts.append(source)
-        elif cell.get("cell_type") == "code" and "remove-output" not in tags:
-            for out in cell.get("outputs", []):
-                data = out.get("data", {})
-                images += any(mime in data for mime in _IMAGE_MIMES)
-    return count_expected(texts, images)
+        for out in cell.get("outputs", []):
+            images += any(mime in out.get("data", {}) for mime in _IMAGE_MIMES)
+    return images
+
+
+def _tags(cell: dict) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def _has_outputs(nb: dict) -> bool:
+    return any(cell.get("outputs") for cell in nb.get("cells", []))
+
+
+def _cached_execution(build: Path, source: Path) -> dict | None:
+    """The executed notebook that ``execute_notebooks: cache`` stored for ``source`` in
+    ``<build>/.jupyter_cache`` (jupyter-cache), or None when there is none."""
+    cache_dir = build / ".jupyter_cache"
+    if not cache_dir.is_dir():
+        return None
+    try:
+        import nbformat
+        from jupyter_cache import get_cache
+
+        cache = get_cache(str(cache_dir))
+        record = cache.match_cache_notebook(nbformat.read(str(source), as_version=4))
+        return json.loads(nbformat.writes(cache.get_cache_bundle(record.pk).nb))
+    except (ImportError, KeyError, OSError, ValueError):
+        return None
 
 
 def expected_for_page(html_root: Path, page: Path) -> dict[str, int]:
-    """Expected counts for ``page``: from the executed notebook in ``<build>/jupyter_execute`` when
-    there is one (it has the image outputs), else from the page source in ``_sources``."""
+    """Expected counts for ``page``. For a notebook: boxes from its markdown (``_sources``), images
+    from its executed copy (``<build>/jupyter_execute`` when that copy has outputs, else the jupyter
+    cache of ``execute_notebooks: cache``). For a markdown page: from its source."""
     stem = page.with_suffix("")
-    executed = html_root.parent / "jupyter_execute" / stem.with_suffix(".ipynb")
-    if executed.exists():
-        return _notebook_counts(executed)
-    for suffix in (".ipynb", ".md"):
-        source = html_root / "_sources" / stem.with_suffix(suffix)
-        if source.exists():
-            if suffix == ".ipynb":
-                return _notebook_counts(source)
-            return count_expected([source.read_text(encoding="utf-8")])
+    build = html_root.parent
+    source_nb = html_root / "_sources" / stem.with_suffix(".ipynb")
+    executed = build / "jupyter_execute" / stem.with_suffix(".ipynb")
+    if not source_nb.exists():
+        source_nb = executed
+    if source_nb.exists():
+        nb = json.loads(source_nb.read_text(encoding="utf-8"))
+        run = json.loads(executed.read_text(encoding="utf-8")) if executed.exists() else nb
+        if not _has_outputs(run):
+            run = _cached_execution(build, source_nb) or run
+        return count_expected(_notebook_texts(nb), _notebook_images(run))
+    source_md = html_root / "_sources" / stem.with_suffix(".md")
+    if source_md.exists():
+        return count_expected([source_md.read_text(encoding="utf-8")])
     return {"proof": 0, "exercise": 0, "solution": 0, "images": 0}
 
 
