@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from _helpers import close as _close
 
 import ntklib as nl
 from ntklib.layers import Conv, Dense
@@ -14,17 +15,6 @@ from ntklib.models import activation_constant
 ATTRS = ("width", "depth", "parameterization", "trainable", "activation", "d_in", "d_out")
 
 
-def _close(actual, expected, rtol=None, atol=None):
-    """assert_close without torch.testing (whose first call imports torch.distributed, ~4 s)."""
-    actual, expected = torch.as_tensor(actual), torch.as_tensor(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
-    single = actual.dtype in (torch.float32, torch.float16, torch.bfloat16)
-    rtol = (1.3e-6 if single else 1e-7) if rtol is None else rtol
-    atol = (1e-5 if single else 1e-7) if atol is None else atol
-    diff = (actual.detach() - expected.detach()).abs()
-    ok = diff <= atol + rtol * expected.detach().abs()
-    assert bool(ok.all()), f"max |diff| = {diff.max().item():.3g} (rtol={rtol}, atol={atol})"
 
 
 def _within(sample: torch.Tensor, var: float, k: float = 5.0) -> bool:
