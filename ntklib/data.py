@@ -20,7 +20,9 @@ from .utils import (
     check_choice,
     check_dtype,
     check_int,
+    check_memory,
     check_positive,
+    check_tensor,
     make_generator,
     pick_device,
 )
@@ -55,13 +57,23 @@ def min_distance(X: Tensor) -> float:
     """Minimum pairwise Euclidean distance of the rows of ``X`` ``(n, ...)``; ``inf`` if n < 2.
 
     Computed in float64 without the ``|a|^2 + |b|^2 - 2ab`` shortcut, so tiny distances are exact.
+    The (n, n) distance matrix is refused before allocation when it does not fit in memory.
     """
-    Z = X.reshape(X.shape[0], -1).to(torch.float64)
-    if Z.shape[0] < 2:
+    X = check_tensor(X, "X", ndim=(2, 3, 4), min_rows=0)
+    if X.shape[0] < 2:
         return float("inf")
+    Z = X.reshape(X.shape[0], -1).to(torch.float64)
+    _check_pairs(Z.shape[0], "the distance matrix", Z.device)
     D = torch.cdist(Z, Z, compute_mode="donot_use_mm_for_euclid_dist")  # (n, n)
     D.fill_diagonal_(float("inf"))
     return float(D.min())
+
+
+def _check_pairs(n: int, what: str, device=None) -> None:
+    """Refuse an (n, n) float64 matrix (and its temporaries) that would not fit in memory."""
+    check_memory(3 * 8 * n * n, f"{what} of n={n} points ({n} x {n} float64)",
+                 "pass fewer points (the separation is measured on all pairs)",
+                 device=device or "cpu")
 
 
 def _finish(X: Tensor, y: Tensor, sep: float, dtype: torch.dtype, device) -> Data:
@@ -115,6 +127,7 @@ def _separated_points(
 ) -> Tensor:
     """n points on the unit sphere in R^k with pairwise distances >= sep: random directions, then
     (if needed) repulsion of the too-close pairs with re-projection onto the sphere."""
+    _check_pairs(n, "the distance matrix")
     U = torch.randn(n, k, generator=g, dtype=torch.float64)
     U = U / U.norm(dim=1, keepdim=True)
     if sep is None or n < 2 or min_distance(U) >= sep:
@@ -185,6 +198,7 @@ def _check_common(n: int, d: int, last_coord: object, dtype: object, n_min: int 
         raise TypeError(f"last_coord must be True or False, got {type(last_coord).__name__}")
     d = check_int(d, "d", minimum=2 if last_coord else 1)
     check_dtype(dtype)
+    check_memory(4 * 8 * n * d, f"the ({n}, {d}) inputs", "pass a smaller n or d")
     return n, d
 
 
@@ -346,6 +360,7 @@ def circle_data(
         ``Data(X (n, 2), y (n,), separation)``.
     """
     n = check_int(n, "n", minimum=1)
+    _check_pairs(n, "the distance matrix")
     frequency = check_positive(frequency, "frequency", strict=False)
     noise = check_positive(noise, "noise", strict=False)
     check_dtype(dtype)

@@ -21,15 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .train import (
-    _check_int,
-    _flip_fractions,
-    _loss_tensor,
-    _matrix,
-    _prepare,
-    _trainable_layers,
-    _weight_layers,
-)
+from .losses import loss_tensor, prepare_data, prepare_inputs
+from .utils import check_choice, check_int, check_memory
 
 __all__ = [
     "forward_norms",
@@ -39,16 +32,54 @@ __all__ = [
     "semi_smoothness",
     "interpolation_path",
     "activation_flips",
+    "flip_fractions",
+    "weight_layers_of",
+    "as_matrix",
 ]
+
+
+def weight_layers_of(model: nn.Module) -> dict[str, nn.Module]:
+    """The model's weight layers in forward order (``model.weight_layers()``), or, for a plain
+    ``nn.Module``, one stand-in layer per named parameter (with a ``weight`` attribute)."""
+    if hasattr(model, "weight_layers"):
+        return dict(model.weight_layers())
+    return {name: _ParamView(p) for name, p in model.named_parameters()}
+
+
+class _ParamView:
+    """Stand-in for a layer of a model without `weight_layers`: a single named parameter."""
+
+    def __init__(self, p: Tensor):
+        self.weight = p
+
+
+def _trainable_layers(model: nn.Module) -> dict[str, Tensor]:
+    return {k: l.weight for k, l in weight_layers_of(model).items() if l.weight.requires_grad}
+
+
+def flip_fractions(pre0: list[Tensor], pre: list[Tensor]) -> list[Tensor]:
+    """Per layer: mean over (sample, unit) of 1[(pre0 > 0) != (pre > 0)] (0-dim tensors)."""
+    return [((a > 0) != (b > 0)).to(torch.float64).mean() for a, b in zip(pre0, pre)]
+
+
+def as_matrix(w: Tensor) -> Tensor:
+    """A weight as a matrix: conv kernels (c_out, c_in, k, k) -> (c_out, c_in * k * k)."""
+    return w.reshape(w.shape[0], -1) if w.ndim != 2 else w
 
 
 def _inputs(model: nn.Module, X) -> Tensor:
     """X as a tensor on the model's device and dtype (validated like `train` does)."""
-    X, _ = _prepare(model, X, torch.zeros(len(X)), "mse_sum")
-    return X
+    return prepare_inputs(model, X)
+
+
+def _need_module(model: object, name: str) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module (an ntklib model), got "
+                        f"{type(model).__name__}")
 
 
 def _need(model: nn.Module, attr: str, fn: str) -> None:
+    _need_module(model, "model")
     if not hasattr(model, attr):
         raise TypeError(f"{fn} needs a model with {attr}() (an ntklib model such as MLP), got "
                         f"{type(model).__name__}")
@@ -120,18 +151,19 @@ def spectral_norms(model: nn.Module) -> tuple[dict[str, float], float]:
     Returns:
         ``(norms, product)``: layer name -> ||c W||_2, and prod_l ||c_l W_l||_2.
     """
+    _need_module(model, "model")
     norms = {}
     with torch.no_grad():
-        for name, layer in _weight_layers(model).items():
+        for name, layer in weight_layers_of(model).items():
             c = float(getattr(layer, "multiplier", 1.0))
-            w = _matrix(layer.weight.detach())
+            w = as_matrix(layer.weight.detach())
             norms[name] = c * float(torch.linalg.matrix_norm(w, ord=2))
     return norms, float(np.prod(list(norms.values())))
 
 
 def _loss_and_grads(model, X, y, loss, tensors):
     with torch.enable_grad():
-        obj = _loss_tensor(model(X), y, loss)
+        obj = loss_tensor(model(X), y, loss)
         grads = torch.autograd.grad(obj, tensors)
     return obj.detach(), grads
 
@@ -151,7 +183,7 @@ def gradient_ratio(model: nn.Module, X: Tensor, y: Tensor, loss: str = "mse_sum"
     Returns:
         The ratio as a float.
     """
-    X, y = _prepare(model, X, y, loss)
+    X, y = prepare_data(model, X, y, loss)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters: the gradient is empty")
@@ -185,13 +217,17 @@ def semi_smoothness(model: nn.Module, X: Tensor, y: Tensor, radii, n_directions:
     Returns:
         Array of shape ``(len(radii), n_directions)``.
     """
-    if norm not in ("spectral", "frobenius"):
-        raise ValueError(f"unknown norm={norm!r}: pass 'spectral' or 'frobenius'")
-    n_directions = _check_int("n_directions", n_directions, 1)
-    radii = np.asarray(radii, dtype=np.float64).reshape(-1)
+    check_choice(norm, "norm", ("spectral", "frobenius"))
+    n_directions = check_int(n_directions, "n_directions", minimum=1)
+    try:
+        radii = np.asarray(radii, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(f"radii must be a sequence of numbers > 0, got {radii!r}") from None
+    check_memory(8 * radii.size * n_directions, "the table of remainders",
+                 "pass fewer radii or directions")
     if radii.size == 0 or not np.all(np.isfinite(radii)) or np.any(radii <= 0):
         raise ValueError(f"radii must be a non-empty sequence of finite numbers > 0, got {radii}")
-    X, y = _prepare(model, X, y, loss)
+    X, y = prepare_data(model, X, y, loss)
     ws = list(_trainable_layers(model).values())
     if not ws:
         raise ValueError("the model has no trainable weight layer to perturb")
@@ -208,7 +244,7 @@ def semi_smoothness(model: nn.Module, X: Tensor, y: Tensor, radii, n_directions:
                     for w, w0, z in zip(ws, saved, zs):
                         w.copy_(w0 + r * z)
                     inner = sum((g * z).sum() for g, z in zip(grads, zs)) * r
-                    out[i, j] = float(_loss_tensor(model(X), y, loss) - f0 - inner)
+                    out[i, j] = float(loss_tensor(model(X), y, loss) - f0 - inner)
     finally:
         with torch.no_grad():
             for w, w0 in zip(ws, saved):
@@ -219,7 +255,7 @@ def semi_smoothness(model: nn.Module, X: Tensor, y: Tensor, radii, n_directions:
 def _norm(z: Tensor, norm: str) -> Tensor:
     if norm == "frobenius":
         return torch.linalg.vector_norm(z)
-    return torch.linalg.matrix_norm(_matrix(z), ord=2)
+    return torch.linalg.matrix_norm(as_matrix(z), ord=2)
 
 
 def interpolation_path(model_0: nn.Module, model_T: nn.Module, X: Tensor, y: Tensor,
@@ -240,12 +276,15 @@ def interpolation_path(model_0: nn.Module, model_T: nn.Module, X: Tensor, y: Ten
     Returns:
         ``(s, F)``, two arrays of shape ``(points,)``.
     """
-    points = _check_int("points", points, 2)
+    points = check_int(points, "points", minimum=2)
+    _need_module(model_0, "model_0")
+    _need_module(model_T, "model_T")
+    check_memory(8 * points, f"{points} points", "pass fewer points")
     p0, pT = dict(model_0.named_parameters()), dict(model_T.named_parameters())
     if p0.keys() != pT.keys() or any(p0[k].shape != pT[k].shape for k in p0):
         raise ValueError("model_0 and model_T must have the same architecture: pass "
                          "history.model0 and the trained model")
-    X, y = _prepare(model_T, X, y, loss)
+    X, y = prepare_data(model_T, X, y, loss)
     probe = copy.deepcopy(model_T)
     s = np.linspace(0.0, 1.0, points)
     values = np.empty(points)
@@ -254,7 +293,7 @@ def interpolation_path(model_0: nn.Module, model_T: nn.Module, X: Tensor, y: Ten
             for name, p in probe.named_parameters():
                 a, b = p0[name].detach().to(p.device), pT[name].detach()
                 p.copy_(a + si * (b - a) if 0 < si < 1 else (a if si == 0 else b))
-            values[i] = float(_loss_tensor(probe(X), y, loss))
+            values[i] = float(loss_tensor(probe(X), y, loss))
     return s, values
 
 
@@ -284,5 +323,5 @@ def activation_flips(model_0: nn.Module, model_t: nn.Module, X: Tensor) -> np.nd
         if len(pre0) != len(pre) or any(a.shape != b.shape for a, b in zip(pre0, pre)):
             raise ValueError("model_0 and model_t have different activation layers: pass two "
                              "copies of the same architecture")
-        fr = _flip_fractions([p.to(X.device) for p in pre0], pre)
+        fr = flip_fractions([p.to(X.device) for p in pre0], pre)
     return np.asarray([float(f) for f in fr])

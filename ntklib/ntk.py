@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
 from .layers import Conv, Dense
+from .utils import available_memory, check_choice, check_int, check_number, check_tensor
 
 __all__ = [
     "empirical_ntk",
@@ -42,6 +43,7 @@ __all__ = [
     "kernel_drift_hook",
     "min_eigenvalue",
     "lambda_max",
+    "ntk_learning_rate",
     "available_memory",
 ]
 
@@ -50,47 +52,39 @@ _OUTPUTS = ("scalar", "trace", "full")
 
 
 # ----------------------------------------------------------------------------- helpers
-def available_memory(device: torch.device | str = "cpu") -> int:
-    """Bytes of memory currently available on ``device`` (MemAvailable, or free CUDA memory)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        pass
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 4 * 1024**3  # unknown platform: assume 4 GiB
-
-
 def _check_inputs(model: nn.Module, X: object, name: str) -> Tensor:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(X, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(X).__name__}")
-    if X.ndim < 2 or X.shape[0] < 1:
-        raise ValueError(f"{name} must have shape (n, ...) with n >= 1, got {tuple(X.shape)}")
+    X = check_tensor(X, name, ndim=(2, 3, 4))
     ref = next(model.parameters(), None)
     if ref is not None and (X.dtype != ref.dtype or X.device != ref.device):
         raise TypeError(
             f"{name} is {X.dtype} on {X.device} but the model is {ref.dtype} on {ref.device}: "
             f"pass {name}.to(dtype={ref.dtype}, device='{ref.device}')"
         )
-    if not torch.isfinite(X).all():
-        raise ValueError(f"{name} contains NaN or inf: clean the inputs first")
-    return X.detach()
+    return X
 
 
-def _included(model: nn.Module, trainable_only: bool) -> dict[str, nn.Parameter]:
-    params = {k: p for k, p in model.named_parameters() if p.requires_grad or not trainable_only}
+def _included(model: nn.Module, trainable_only: bool, layers=None) -> dict[str, nn.Parameter]:
+    if layers is not None:
+        if isinstance(layers, str) or not hasattr(model, "weight_layers"):
+            raise TypeError("layers must be a list of layer names of an ntklib model, e.g. "
+                            "layers=['W2']")
+        available = model.weight_layers()
+        unknown = [name for name in layers if name not in available]
+        if unknown:
+            raise ValueError(f"unknown layers {unknown}: the model's layers are "
+                             f"{list(available)}")
+        ids = set()
+        for name in layers:
+            lay = available[name]
+            ids.add(id(lay.weight))
+            if getattr(lay, "bias", None) is not None:
+                ids.add(id(lay.bias))
+        params = {k: p for k, p in model.named_parameters() if id(p) in ids}
+    else:
+        params = {k: p for k, p in model.named_parameters()
+                  if p.requires_grad or not trainable_only}
     if not params:
         raise ValueError(
             "the model has no trainable parameters: unfreeze some, or pass trainable_only=False"
@@ -303,6 +297,7 @@ def empirical_ntk(
     chunk_size: int | None = None,
     output: str = "scalar",
     max_bytes: int | None = None,
+    layers: list[str] | None = None,
 ) -> Tensor:
     r"""Empirical NTK :math:`\hat\Theta(X_1, X_2) = J(X_1) J(X_2)^\top` of a model at its weights.
 
@@ -322,6 +317,9 @@ def empirical_ntk(
             "trace" -> (n1, n2), :math:`\sum_k \hat\Theta_{kk}`; "full" -> (n1 d_out, n2 d_out)
             with sample-major index ``i * d_out + k`` (matches ``f(X).reshape(-1)``).
         max_bytes: memory budget in bytes; default 25 % of the available memory of the device.
+        layers: restrict the sum to these weight layers of an ntklib model (their weights and
+            biases, trained or not), e.g. ``["W2"]`` for Du et al.'s Gram matrix
+            :math:`G^{(H)}` of one layer; overrides ``trainable_only``.
 
     Returns:
         The kernel matrix on X1's device and dtype.
@@ -330,20 +328,18 @@ def empirical_ntk(
         ValueError: if the estimated memory exceeds the budget (the message gives the bytes
             needed and a chunk_size that fits), or for bad arguments.
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}: pass method='auto'")
-    if output not in _OUTPUTS:
-        raise ValueError(f"output must be one of {_OUTPUTS}, got {output!r}: pass output='scalar'")
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be None or an integer >= 1, got {chunk_size!r}")
+    check_choice(method, "method", _METHODS)
+    check_choice(output, "output", _OUTPUTS)
+    if chunk_size is not None:
+        chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
+    if max_bytes is not None:
+        max_bytes = check_number(max_bytes, "max_bytes", minimum=0.0, strict_min=True)
     A = _check_inputs(model, X1, "X1")
     square = X2 is None
     B = A if square else _check_inputs(model, X2, "X2")
     if not square and B.shape[1:] != A.shape[1:]:
         raise ValueError(f"X1 and X2 shapes differ beyond n: {tuple(A.shape)} vs {tuple(B.shape)}")
-    params = _included(model, trainable_only)
+    params = _included(model, trainable_only, layers)
     if method == "auto":
         method = "layerwise" if _layerwise_ok(model, params) else "jacobian"
     elif method == "layerwise" and not _layerwise_ok(model, params):
@@ -407,7 +403,7 @@ def empirical_ntk(
     K = blocks.reshape(n1 * d_out, n2 * d_out) if full else blocks
     if square:
         K = 0.5 * (K + K.T)
-    return K
+    return K.detach()
 
 
 def _tile(f1, f2, method: str, d_out: int, output: str) -> Tensor:
@@ -443,8 +439,7 @@ def kernel_drift_hook(
 
     The initial kernel is computed once, here.
     """
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ValueError(f"every must be an integer >= 1, got {every!r}: pass every=10")
+    every = check_int(every, "every", minimum=1)
     K0 = empirical_ntk(model_0, X, output=output)
     norm0 = torch.linalg.norm(K0)
 
@@ -454,14 +449,10 @@ def kernel_drift_hook(
     return every, fn
 
 
-def _symmetric64(K: Tensor) -> Tensor:
-    if not isinstance(K, Tensor):
-        K = torch.as_tensor(K)
-    if K.ndim != 2 or K.shape[0] != K.shape[1]:
+def _symmetric64(K: object) -> Tensor:
+    K = check_tensor(K, "K", ndim=2, dtype=torch.float64)
+    if K.shape[0] != K.shape[1]:
         raise ValueError(f"K must be a square matrix, got shape {tuple(K.shape)}")
-    if not torch.isfinite(K).all():
-        raise ValueError("K contains NaN or inf")
-    K = K.detach().to(torch.float64)
     return 0.5 * (K + K.T)
 
 
@@ -474,3 +465,34 @@ def lambda_max(K: Tensor) -> float:
     """Largest eigenvalue of the symmetrised kernel (float64); GD on the sum loss with the
     linearised model is stable for ``lr < 2 / lambda_max``."""
     return float(torch.linalg.eigvalsh(_symmetric64(K))[-1])
+
+
+def ntk_learning_rate(model: nn.Module, X: Tensor, factor: float = 1.0, *,
+                      loss: str = "mse_sum") -> float:
+    r"""The step size ``factor / lambda_max`` of the empirical NTK at the model's current weights.
+
+    The book's protocols use :math:`\eta = 	ext{factor}/\lambda_{\max}(\hat\Theta_0)` (in units
+    of the loss curvature: :math:`\lambda_{\max}/n` for ``"mse_mean"``); GD on the linearised
+    model is stable for ``factor < 2``. Allen-Zhu et al.'s theorem uses the much smaller
+    :math:`\eta = \Theta(\delta/(n^4L^2m))` (``ntklib.theory.azls_learning_rate``).
+
+    Args:
+        model: network; X: inputs ``(n, ...)``; factor: > 0; loss: ``"mse_sum"`` or
+            ``"mse_mean"``.
+
+    Returns:
+        The step size.
+    """
+    factor = check_number(factor, "factor", minimum=0.0, strict_min=True)
+    check_choice(loss, "loss", ("mse_sum", "mse_mean"))
+    K = empirical_ntk(model, X, output="full") if _d_out(model, X) > 1 else empirical_ntk(model, X)
+    lam = lambda_max(K)
+    if not lam > 0:
+        raise ValueError("the empirical NTK is zero on these inputs (a dead network?): no step "
+                         "size can train it")
+    n = K.shape[0] if K.shape[0] == len(X) else len(X)
+    return factor / (lam / n if loss == "mse_mean" else lam)
+
+
+def _d_out(model: nn.Module, X: Tensor) -> int:
+    return int(getattr(model, "d_out", 1) or 1)

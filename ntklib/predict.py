@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .utils import check_choice, check_memory, check_number, check_tensor
+
 __all__ = [
     "Dynamics",
     "kernel_regression",
@@ -53,30 +55,22 @@ class Dynamics(NamedTuple):
 
 # ----------------------------------------------------------------------------- validation
 def _tensor(x: object, name: str) -> Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor (or numpy array), got {type(x).__name__}")
-    if not x.is_floating_point():
-        x = x.to(torch.float64)
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or inf")
-    return x.detach()
+    return check_tensor(x, name)
 
 
 def _kernel(K: object, name: str = "K_train_train") -> Tensor:
-    K = _tensor(K, name)
-    if K.ndim != 2 or K.shape[0] != K.shape[1]:
+    K = check_tensor(K, name, ndim=2)
+    if K.shape[0] != K.shape[1]:
         raise ValueError(f"{name} must be a square (n, n) matrix, got shape {tuple(K.shape)}")
     return 0.5 * (K + K.T)
 
 
 def _labels(y: object, n: int, name: str = "y") -> tuple[Tensor, bool]:
     """Returns y as (n, d_out) and whether it was given as a vector (n,)."""
-    y = _tensor(y, name)
+    y = check_tensor(y, name, ndim=(1, 2))
     vector = y.ndim == 1
     y = y[:, None] if vector else y
-    if y.ndim != 2 or y.shape[0] != n:
+    if y.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},) or ({n}, d_out), got {tuple(y.shape)}")
     return y, vector
 
@@ -85,15 +79,46 @@ def _steps(steps: object) -> Tensor:
     if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool):
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}: pass steps=100")
+        check_memory(64 * (int(steps) + 1), f"the steps 0..{steps}", "pass fewer steps, or a "
+                     "sequence of step indices, e.g. np.geomspace(1, k_max, 100).astype(int)")
         return torch.arange(int(steps) + 1, dtype=torch.float64)
-    if isinstance(steps, (Sequence, np.ndarray, Tensor)):
-        s = torch.as_tensor(np.asarray(steps, dtype=np.float64))
-        if s.ndim != 1 or (s < 0).any():
-            raise ValueError("steps must be an int or a 1-D sequence of non-negative numbers")
+    if isinstance(steps, (Sequence, np.ndarray, Tensor)) and not isinstance(steps, str):
+        try:
+            s = torch.as_tensor(np.asarray(steps, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise TypeError(f"steps must be numbers, got {steps!r}") from None
+        if s.ndim != 1 or s.numel() == 0 or (s < 0).any() or not bool(torch.isfinite(s).all()):
+            raise ValueError("steps must be an int or a non-empty 1-D sequence of finite "
+                             "non-negative numbers")
         return s
     raise TypeError(
         f"steps must be an int (gives 0..steps) or a sequence of step indices, got {steps!r}"
     )
+
+
+def _check_stable(lr: float, lam: Tensor, continuous: bool, what: str) -> None:
+    """Discrete GD on the quadratic diverges when lr * lambda_max > 2: refuse it."""
+    lam_max = float(lam[-1])
+    if not continuous and lr * lam_max > 2.0 * (1 + 1e-12):
+        raise ValueError(
+            f"{what}: lr * lambda_max(K) = {lr * lam_max:.4g} > 2, so gradient descent diverges "
+            f"(every mode with lr * lambda > 2 grows by |1 - lr lambda| per step): pass "
+            f"lr < 2 / lambda_max = {2 / lam_max:.4g} (or continuous=True for gradient flow)"
+        )
+
+
+def _check_conditioned(K: Tensor, what: str, ridge: float = 0.0) -> None:
+    """Refuse a (numerically) singular system instead of returning 1e16-sized garbage."""
+    lam = torch.linalg.eigvalsh(K)
+    top = float(lam.abs().max())
+    low = float(lam[0]) + ridge
+    if top == 0.0 or low <= top * K.shape[0] * torch.finfo(K.dtype).eps * 10:
+        cond = float("inf") if low <= 0 else (top + ridge) / low
+        raise ValueError(
+            f"{what} is singular or numerically singular (lambda_min = {float(lam[0]):.3g}, "
+            f"lambda_max = {top:.3g}, condition number {cond:.3g}): check for duplicate inputs, "
+            "or pass ridge > 0 (e.g. ridge=1e-8 * trace(K) / n)"
+        )
 
 
 # ----------------------------------------------------------------------------- public
@@ -123,19 +148,14 @@ def kernel_regression(
     K = _kernel(K_train_train).to(torch.float64)
     n = K.shape[0]
     y, vector = _labels(y_train, n, "y_train")
-    ridge = float(ridge)
-    if not np.isfinite(ridge) or ridge < 0:
-        raise ValueError(f"ridge must be a finite number >= 0, got {ridge}: pass ridge=1e-8")
-    Kt = K if K_test_train is None else _tensor(K_test_train, "K_test_train").to(torch.float64)
-    if Kt.ndim != 2 or Kt.shape[1] != n:
+    ridge = check_number(ridge, "ridge", minimum=0.0)
+    Kt = K if K_test_train is None else check_tensor(K_test_train, "K_test_train", ndim=2,
+                                                     dtype=torch.float64)
+    if Kt.shape[1] != n:
         raise ValueError(f"K_test_train must have shape (n_test, {n}), got {tuple(Kt.shape)}")
+    _check_conditioned(K, "K_train_train + ridge * I", ridge)
     A = K + ridge * torch.eye(n, dtype=K.dtype, device=K.device)
-    try:
-        alpha = torch.linalg.solve(A, y.to(torch.float64))  # (n, d_out)
-    except RuntimeError as err:  # torch raises on exactly singular matrices
-        raise ValueError(
-            "K_train_train + ridge * I is singular: pass ridge > 0 (e.g. ridge=1e-8)"
-        ) from err
+    alpha = torch.linalg.solve(A, y.to(torch.float64))  # (n, d_out)
     out = (Kt @ alpha).to(y.dtype)
     return out[:, 0] if vector else out
 
@@ -182,8 +202,7 @@ def gd_dynamics(
         :class:`Dynamics` with ``f_train`` (T, n, d_out), ``f_test`` (T, n_test, d_out) or None,
         ``loss`` (T,) and ``steps`` (T,).
     """
-    if loss not in _LOSSES:
-        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}: pass loss='mse_sum'")
+    check_choice(loss, "loss", _LOSSES)
     K = _kernel(K, "K").to(torch.float64)
     y_t = _tensor(y, "y")
     n = y_t.shape[0]
@@ -192,9 +211,9 @@ def gd_dynamics(
     if f02.shape != y2.shape:
         raise ValueError(f"f0 must have the shape of y {tuple(y2.shape)}, got {tuple(f02.shape)}")
     d_out = y2.shape[1]
-    lr = float(lr)
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr}")
+    lr = check_number(lr, "lr", minimum=0.0, strict_min=True)
+    if not isinstance(continuous, bool):
+        raise TypeError(f"continuous must be True or False, got {continuous!r}")
     full = K.shape[0] == n * d_out and d_out > 1
     if K.shape[0] != n and not full:
         raise ValueError(
@@ -202,7 +221,13 @@ def gd_dynamics(
         )
     eta = lr / n if loss == "mse_mean" else lr
     s = _steps(steps)
+    n_test = 0 if K_test_train is None else len(K_test_train)
+    check_memory(8 * len(s) * (3 * K.shape[0] + n_test) * y2.shape[1] + 16 * K.numel(),
+                 f"the trajectory at {len(s)} steps", "pass fewer steps (a sequence of step "
+                 "indices, e.g. np.unique(np.geomspace(1, k_max, 100).astype(int)))",
+                 device=K.device)
     lam, V = torch.linalg.eigh(K)  # K = V diag(lam) V^T
+    _check_stable(eta, lam, continuous, "gd_dynamics")
     # residual in the eigenbasis: (n or n d_out, cols)
     r0 = (f02 - y2).to(torch.float64)
     r0 = r0.reshape(-1, 1) if full else r0
@@ -270,11 +295,12 @@ def eigen_projection_curve(K: Tensor, y: Tensor, lr: float, steps: int | Sequenc
     """
     K = _kernel(K, "K").to(torch.float64)
     y2, _ = _labels(y, K.shape[0])
-    lr = float(lr)
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr}")
+    lr = check_number(lr, "lr", minimum=0.0, strict_min=True)
     s = _steps(steps)
+    check_memory(16 * len(s) * K.shape[0], f"the curve at {len(s)} steps", "pass fewer steps",
+                 device=K.device)
     lam, V = torch.linalg.eigh(K)
+    _check_stable(lr, lam, False, "eigen_projection_curve")
     proj2 = ((V.T @ y2.to(torch.float64)) ** 2).sum(1)  # (n,)
     factors = (1.0 - lr * lam)[None, :] ** (2.0 * s[:, None])  # (T, n)
     return torch.sqrt(factors @ proj2)
@@ -290,10 +316,6 @@ def label_complexity(K: Tensor, y: Tensor) -> float:
     K = _kernel(K, "K").to(torch.float64)
     y2, _ = _labels(y, K.shape[0])
     y2 = y2.to(torch.float64)
-    try:
-        sol = torch.linalg.solve(K, y2)
-    except RuntimeError as err:
-        raise ValueError(
-            "K is singular: y^T K^-1 y is infinite; check for duplicate points"
-        ) from err
+    _check_conditioned(K, "K (in y^T K^-1 y)")
+    sol = torch.linalg.solve(K, y2)
     return float((y2 * sol).sum())

@@ -18,8 +18,8 @@ Notation trap: delta is the *data separation* in Allen-Zhu, Li & Song (and Zou &
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,24 +45,39 @@ __all__ = [
     "kawaguchi_huang_params",
     "nguyen_width",
     "noy_width",
-    "fit_slope",
-    "steps_to_reach",
     "width_requirements",
-    "last_layer_gram",
-    "gram_perturbation",
-    "max_stable_lr",
-    "reaches_target",
-    "min_width_needed",
-    "one_wide_layer_run",
 ]
 
 
 # ----------------------------------------------------------------------------- validation
 
 
+def _in_float_range(fn):
+    """Raise a clear ValueError when a bound leaves the range of a double (about 1e-308 to
+    1.8e308) instead of an OverflowError or a silent inf / 0."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            value = fn(*args, **kwargs)
+        except OverflowError:
+            value = math.inf
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(
+                f"{fn.__name__}{args or ''}{kwargs or ''} is outside the range of a float "
+                "(about 1e-308 to 1.8e308): pass smaller sizes, or compare exponents (e.g. with "
+                "ntklib.fit_slope) instead of values"
+            )
+        return value
+
+    return wrapper
+
+
 def _pos(name: str, value, *, integer: bool = False) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value <= 0 or (integer and value != int(value)):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}: pass "
+                        f"{name}=... > 0")
+    if not math.isfinite(value) or value <= 0 or (integer and value != int(value)):
         kind = "an integer >= 1" if integer else "a finite number > 0"
         raise ValueError(f"{name} must be {kind}, got {value!r}: pass {name}=... > 0")
     return float(value)
@@ -94,6 +109,7 @@ def _eps(eps) -> float:
 # ----------------------------------------------------------------------------- Allen-Zhu, Li, Song
 
 
+@_in_float_range
 def azls_width(n: int, L: int, delta: float, *, tol: float = 1e-12, max_iter: int = 500) -> float:
     """Smallest width m with m >= n^24 L^12 log^5(m) / delta^8 (Allen-Zhu, Li & Song, constants 1).
 
@@ -121,9 +137,11 @@ def azls_width(n: int, L: int, delta: float, *, tol: float = 1e-12, max_iter: in
         if abs(u_new - u) <= tol * u:
             return math.exp(u_new)
         u = u_new
-    raise RuntimeError(f"azls_width: fixed point did not converge in {max_iter} iterations")
+    raise ValueError(f"azls_width: the fixed point did not converge in {max_iter} iterations: "
+                     "pass a larger max_iter or tol")
 
 
+@_in_float_range
 def azls_learning_rate(n: int, L: int, delta: float, width: float) -> float:
     """eta = delta / (n^4 L^2 m) (Allen-Zhu, Li & Song, arXiv 1811.03962, Theta-constant 1).
 
@@ -136,6 +154,7 @@ def azls_learning_rate(n: int, L: int, delta: float, width: float) -> float:
     return _separation(delta) / (n**4 * L**2 * _pos("width", width))
 
 
+@_in_float_range
 def azls_iterations(n: int, L: int, delta: float, eps: float) -> float:
     """T = n^6 L^2 / delta^2 * log(1/eps) (Allen-Zhu, Li & Song, arXiv 1811.03962, constants 1).
 
@@ -150,6 +169,7 @@ def azls_iterations(n: int, L: int, delta: float, eps: float) -> float:
 # ----------------------------------------------------------------------------- Zou & Gu
 
 
+@_in_float_range
 def zou_gu_width(n: int, L: int) -> float:
     """m = n^8 L^12 (Zou & Gu, arXiv 1906.04688, NeurIPS 2019; constants and data factors 1).
 
@@ -163,6 +183,7 @@ def zou_gu_width(n: int, L: int) -> float:
 # ----------------------------------------------------------------------------- Du et al. two-layer
 
 
+@_in_float_range
 def du_two_layer_width(n: int, lambda0: float, delta: float) -> float:
     """m = n^6 / (lambda0^4 delta^3) (Du, Zhai, Poczos & Singh, arXiv 1810.02054v3, Thm 4.1).
 
@@ -175,6 +196,7 @@ def du_two_layer_width(n: int, lambda0: float, delta: float) -> float:
             / (_pos("lambda0", lambda0) ** 4 * _probability(delta) ** 3))
 
 
+@_in_float_range
 def du_two_layer_learning_rate(n: int, lambda0: float) -> float:
     """eta = lambda0 / n^2 (Du, Zhai, Poczos & Singh, arXiv 1810.02054, Thm 4.1; O-constant 1)."""
     return _pos("lambda0", lambda0) / _pos("n", n, integer=True) ** 2
@@ -192,6 +214,7 @@ def du_two_layer_rate(lr: float, lambda0: float) -> float:
     return rate
 
 
+@_in_float_range
 def du_two_layer_iterations(n: int, lambda0: float, eps: float) -> float:
     """k = n^2 / lambda0^2 * log(1/eps) (arXiv 1810.02054, Thm 4.1 with eta = lambda0 / n^2).
 
@@ -204,6 +227,7 @@ def du_two_layer_iterations(n: int, lambda0: float, eps: float) -> float:
 # ----------------------------------------------------------------------------- Du et al. deep
 
 
+@_in_float_range
 def du_deep_fc_width(n: int, H: int) -> float:
     """m = n^4 2^H (Du, Lee, Li, Wang & Zhai, arXiv 1811.03804, deep FC, intro summary).
 
@@ -215,18 +239,21 @@ def du_deep_fc_width(n: int, H: int) -> float:
     return _pos("n", n, integer=True) ** 4 * 2.0 ** _pos("H", H, integer=True)
 
 
+@_in_float_range
 def du_deep_fc_learning_rate(n: int, H: int, lambda_min: float) -> float:
     """eta = lambda_min(K^(H)) / (n^2 2^H) (arXiv 1811.03804, Thm 5.1; constants 1)."""
     return (_pos("lambda_min", lambda_min)
             / (_pos("n", n, integer=True) ** 2 * 2.0 ** _pos("H", H, integer=True)))
 
 
+@_in_float_range
 def du_deep_fc_iterations(n: int, H: int, eps: float) -> float:
     """T = n^2 2^H log(1/eps) (arXiv 1811.03804, intro summary for deep FC; constants 1)."""
     return (_pos("n", n, integer=True) ** 2 * 2.0 ** _pos("H", H, integer=True)
             * math.log(1 / _eps(eps)))
 
 
+@_in_float_range
 def du_resnet_width(n: int, H: int) -> float:
     """m = n^4 H^2 (arXiv 1811.03804, ResNet, intro summary; data-dependent factors dropped).
 
@@ -237,12 +264,14 @@ def du_resnet_width(n: int, H: int) -> float:
     return _pos("n", n, integer=True) ** 4 * _pos("H", H, integer=True) ** 2
 
 
+@_in_float_range
 def du_resnet_learning_rate(n: int, H: int, lambda_min: float) -> float:
     """eta = lambda_min(K^(H)) H^2 / n^2 (arXiv 1811.03804, Thm 6.1; constant 1)."""
     return (_pos("lambda_min", lambda_min) * _pos("H", H, integer=True) ** 2
             / _pos("n", n, integer=True) ** 2)
 
 
+@_in_float_range
 def du_resnet_iterations(n: int, eps: float) -> float:
     """T = n^2 log(1/eps) (arXiv 1811.03804, ResNet intro summary; data factors and constant 1)."""
     return _pos("n", n, integer=True) ** 2 * math.log(1 / _eps(eps))
@@ -251,6 +280,7 @@ def du_resnet_iterations(n: int, eps: float) -> float:
 # ----------------------------------------------------------------------------- practical widths
 
 
+@_in_float_range
 def oymak_soltanolkotabi_params(n: int) -> float:
     """#params = n^2, i.e. sqrt(#params) >~ n (Oymak & Soltanolkotabi, arXiv 1902.04674).
 
@@ -262,6 +292,7 @@ def oymak_soltanolkotabi_params(n: int) -> float:
     return _pos("n", n, integer=True) ** 2
 
 
+@_in_float_range
 def kawaguchi_huang_params(n: int) -> float:
     """#params = n (Kawaguchi & Huang, arXiv 1908.02419; log factors and constants set to 1).
 
@@ -272,6 +303,7 @@ def kawaguchi_huang_params(n: int) -> float:
     return _pos("n", n, integer=True)
 
 
+@_in_float_range
 def nguyen_width(n: int, kind: str = "linear") -> float:
     """Width N, N^2 or N^3 of the single wide layer (Nguyen, arXiv 2101.09612v3, ICML 2021).
 
@@ -286,6 +318,7 @@ def nguyen_width(n: int, kind: str = "linear") -> float:
     return _pos("n", n, integer=True) ** powers[kind]
 
 
+@_in_float_range
 def noy_width(n: int, L: int) -> float:
     """m = n^2 L: widths "quadratic in the sample size and linear in their depth" (2101.04243).
 
@@ -410,56 +443,7 @@ BOUNDS: dict[str, Bound] = {b.name: b for b in (
 )}
 
 
-# ----------------------------------------------------------------------------- fitting
-
-
-def fit_slope(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
-    """Least-squares line through (log x, log y): log y = slope * log x + intercept (natural log).
-
-    Args:
-        x, y: positive values, same length >= 2 (x not all equal).
-
-    Returns:
-        ``(slope, intercept)``; ``y ~ exp(intercept) * x ** slope``.
-    """
-    x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
-    if x.shape != y.shape or x.size < 2:
-        raise ValueError(f"x and y need the same length >= 2, got {x.size} and {y.size}")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and np.all(x > 0) and np.all(y > 0)):
-        raise ValueError("fit_slope needs finite positive x and y (log-log fit): drop zeros/NaN")
-    lx, ly = np.log(x), np.log(y)
-    if np.ptp(lx) == 0:
-        raise ValueError("all x are equal: the slope is undefined; pass at least two distinct x")
-    slope, intercept = np.polyfit(lx, ly, 1)
-    return float(slope), float(intercept)
-
-
-def steps_to_reach(loss_curve: Sequence[float], eps: float, steps: Sequence[int] | None = None):
-    """First step at which the loss is <= eps, or None if it never is.
-
-    Args:
-        loss_curve: losses, shape ``(k,)`` (e.g. ``history.loss``).
-        eps: threshold >= 0.
-        steps: step index of every entry (e.g. ``history.step``); default ``0, 1, ..., k - 1``.
-
-    Returns:
-        The step (int) or None.
-    """
-    loss = np.asarray(loss_curve, dtype=np.float64).ravel()
-    if not isinstance(eps, (int, float, np.floating)) or not eps >= 0:
-        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
-    if steps is not None:
-        steps = np.asarray(steps).ravel()
-        if steps.shape != loss.shape:
-            raise ValueError(f"steps has {steps.size} entries but loss_curve has {loss.size}")
-    hit = np.flatnonzero(loss <= eps)
-    if hit.size == 0:
-        return None
-    return int(hit[0] if steps is None else steps[hit[0]])
-
-
 # ----------------------------------------------------------------------------- calculator
-# (added by part4a for the chapter "Tightening the widths")
 
 
 def width_requirements(n: int, L: int = 1, *, separation: float = 0.1, failure_prob: float = 0.1,
@@ -500,292 +484,3 @@ def width_requirements(n: int, L: int = 1, *, separation: float = 0.1, failure_p
     }
     return {name: {"value": float(v), "unit": unit, "status": BOUNDS[name].status,
                    "formula": BOUNDS[name].width} for name, (v, unit) in values.items()}
-
-
-# ------------------------------------------------------------------------- measured requirements
-# Module-level experiment functions (plain numbers in, plain numbers / arrays out) so that
-# `ntklib.sweep` can cache them. torch and the models are imported lazily: `import ntklib.theory`
-# stays numpy-only.
-
-
-def _du_net(arch: str, depth: int, width: int, d: int, *, activation: str, c_res: float,
-            seed: int):
-    """Du et al.'s FC net (``MLP`` "ntk", H = depth + 1 layers) or ResNet with H = depth."""
-    from .models import MLP, ResNet
-
-    if arch == "fc":
-        return MLP(d, width, depth - 1, parameterization="ntk", trainable="all",
-                   activation=activation, seed=seed)
-    return ResNet(d, width, depth, style="du", activation=activation, c_res=c_res,
-                  trainable="all", seed=seed)
-
-
-def _check_arch(arch: str, depth) -> int:
-    if arch not in ("fc", "resnet"):
-        raise ValueError(f"unknown arch={arch!r}: pass 'fc' or 'resnet'")
-    depth = int(_pos("depth", depth, integer=True))
-    if arch == "fc" and depth < 2:
-        raise ValueError(f"the FC net needs depth H >= 2 (its W^(H) is an m x m layer), got "
-                         f"{depth}: pass depth >= 2")
-    return depth
-
-
-def last_layer_gram(model, X):
-    r"""Du et al.'s :math:`G^{(H)}`: the block of the empirical NTK of the last hidden layer.
-
-    :math:`G^{(H)}_{ij} = \langle \partial u_i / \partial W^{(H)}, \partial u_j / \partial
-    W^{(H)} \rangle` (arXiv 1811.03804, §4), for an ``MLP`` ("ntk"; :math:`W^{(H)}` is its last
-    hidden matrix ``W{depth}``) or a ``ResNet(style="du")`` (``W{depth}``). Computed by
-    :func:`ntklib.ntk.empirical_ntk` on that layer only; the ``requires_grad`` flags of the model
-    are restored afterwards.
-
-    Args:
-        model: ``MLP`` or ``ResNet`` with an m x m layer named ``f"W{model.depth}"``.
-        X: inputs ``(n, d_in)``.
-
-    Returns:
-        ``(n, n)`` tensor.
-    """
-    from .ntk import empirical_ntk
-
-    layers = model.weight_layers() if hasattr(model, "weight_layers") else {}
-    name = f"W{getattr(model, 'depth', -1)}"
-    if name not in layers:
-        raise ValueError(f"model has no layer {name!r} (its layers: {list(layers)}): pass an "
-                         "ntklib MLP or ResNet with depth >= 1")
-    params = list(model.parameters())
-    flags = [p.requires_grad for p in params]
-    try:
-        for p in params:
-            p.requires_grad_(False)
-        layers[name].weight.requires_grad_(True)
-        return empirical_ntk(model, X, trainable_only=True)
-    finally:
-        for p, f in zip(params, flags, strict=True):
-            p.requires_grad_(f)
-
-
-def gram_perturbation(arch: str, depth: int, width: int, *, n: int = 16, d: int = 16,
-                      seeds: int = 6, c_res: float = 0.5, activation: str = "softplus",
-                      seed: int = 0) -> dict:
-    r"""Size of the initialisation perturbation of :math:`G^{(H)}(0)` against
-    :math:`\lambda_{\min}` (the quantity in step 1 of Du et al.'s proof, arXiv 1811.03804 §4).
-
-    For ``seeds`` independent initialisations s of the FC net or the ResNet (width m, H = depth)
-    on the same unit-norm data, compute :math:`G_s = G^{(H)}(0)` (:func:`last_layer_gram`), their
-    mean :math:`\bar G` (the Monte Carlo estimate of the limit Gram matrix) and
-
-    .. math::
-        \text{op} = \frac1S\sum_s \lVert G_s - \bar G\rVert_2, \qquad
-        \text{ratio} = \text{op} / \lambda_{\min}(\bar G).
-
-    The proof needs :math:`\lVert G^{(H)}(0) - K^{(H)}\rVert_2 \le \lambda_{\min}(K^{(H)})/4`,
-    i.e. ratio below about 1/4; since op falls like :math:`m^{-1/2}`, the width this step needs
-    scales like ``width * (4 ratio)^2``. For the FC net the same numbers against the exact limit
-    :math:`K^{(H)}` (:func:`ntklib.kernels.du_deep_gram`) are returned as ``*_limit`` (NaN for
-    the ResNet, whose limit Gram matrix ntklib does not implement).
-
-    Args:
-        arch: ``"fc"`` or ``"resnet"``; depth: H; width: m; n, d: data size; seeds: S >= 2;
-        c_res: ResNet residual scale; activation: ``"softplus"`` (Du et al.) or ``"relu"``;
-        seed: data seed (network seeds are ``1000 * seed + s``).
-
-    Returns:
-        dict of floats: ``op``, ``lambda_min`` (of :math:`\bar G`), ``ratio``, ``scale`` (mean
-        diagonal of :math:`\bar G`), ``fluct`` (mean relative Frobenius deviation from
-        :math:`\bar G`), ``op_limit``, ``lambda_min_limit``, ``ratio_limit``, ``limit_error``
-        (mean relative Frobenius error against :math:`K^{(H)}`).
-    """
-    import torch
-
-    from .data import sphere_data
-    from .kernels import du_deep_gram
-
-    depth = _check_arch(arch, depth)
-    width, n, d = (int(_pos(k, v, integer=True)) for k, v in (("width", width), ("n", n), ("d", d)))
-    seeds = int(_pos("seeds", seeds, integer=True))
-    if seeds < 2:
-        raise ValueError(f"seeds must be >= 2 to measure a fluctuation, got {seeds}")
-    X, _, _ = sphere_data(n, d, last_coord=False, seed=seed)
-    G = torch.stack([last_layer_gram(_du_net(arch, depth, width, d, activation=activation,
-                                             c_res=c_res, seed=1000 * seed + s), X)
-                     for s in range(seeds)])  # (S, n, n)
-    G_bar = G.mean(0)
-
-    def stats(ref):
-        op = float(torch.linalg.matrix_norm(G - ref, ord=2).mean())
-        lam = float(torch.linalg.eigvalsh(ref)[0])
-        frob = float(((G - ref).flatten(1).norm(dim=1) / ref.norm()).mean())
-        return op, lam, op / lam if lam > 0 else float("inf"), frob
-
-    op, lam, ratio, fluct = stats(G_bar)
-    out = {"op": op, "lambda_min": lam, "ratio": ratio, "fluct": fluct,
-           "scale": float(G_bar.diagonal().mean())}
-    nan = float("nan")
-    op_k, lam_k, ratio_k, err_k = stats(du_deep_gram(X, depth, activation)) if arch == "fc" \
-        else (nan, nan, nan, nan)
-    out.update(op_limit=op_k, lambda_min_limit=lam_k, ratio_limit=ratio_k, limit_error=err_k)
-    return out
-
-
-def max_stable_lr(arch: str, depth: int, width: int, *, n: int = 16, d: int = 8,
-                  steps: int = 60, c_res: float = 0.5, activation: str = "softplus",
-                  iters: int = 8, bracket: float = 16.0, seed: int = 0) -> dict:
-    r"""Largest GD step size that trains Du et al.'s FC net / ResNet stably, by bisection.
-
-    A step size is *stable* when :func:`ntklib.train.train` (loss ``"mse_sum"``, all layers,
-    ``steps`` GD steps, random +-1 labels) raises no :class:`~ntklib.train.DivergenceError` and the
-    loss never exceeds its initial value. Bisection (geometric, ``iters`` halvings) runs on
-    ``[r/bracket, bracket * r]`` around the linear-model scale
-    :math:`r = 2/\lambda_{\max}(\Theta)` of the empirical NTK at initialisation
-    (:func:`ntklib.train.stable_learning_rate`), which is returned too so the two can be compared.
-
-    Returns:
-        dict with ``lr`` (largest stable step found), ``lr_linear`` (= r), ``lambda_max``.
-    """
-    from .data import sphere_data
-    from .train import DivergenceError, stable_learning_rate, train
-
-    depth = _check_arch(arch, depth)
-    width, n, d = (int(_pos(k, v, integer=True)) for k, v in (("width", width), ("n", n), ("d", d)))
-    steps, iters = int(_pos("steps", steps, integer=True)), int(_pos("iters", iters, integer=True))
-    X, y, _ = sphere_data(n, d, labels="random", last_coord=False, seed=seed)
-
-    def net():
-        return _du_net(arch, depth, width, d, activation=activation, c_res=c_res, seed=seed)
-
-    r = stable_learning_rate(net(), X, "mse_sum", iters=30)
-    bracket = _pos("bracket", bracket)
-    if bracket <= 1:
-        raise ValueError(f"bracket must be > 1, got {bracket}: pass e.g. bracket=16")
-
-    def stable(lr: float) -> bool:
-        try:
-            h = train(net(), X, y, lr=lr, steps=steps, progress=False)
-        except DivergenceError:
-            return False
-        return bool(np.all(np.isfinite(h.loss)) and np.max(h.loss) <= h.loss[0] * (1 + 1e-12))
-
-    lo, hi = math.log(r / bracket), math.log(bracket * r)
-    if not stable(math.exp(lo)):
-        raise RuntimeError(f"even lr = {math.exp(lo):.3g} (2/lambda_max / {bracket:g}) is unstable")
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if stable(math.exp(mid)) else (lo, mid)
-    return {"lr": math.exp(lo), "lr_linear": r, "lambda_max": 2.0 / r}
-
-
-def reaches_target(model: str, n: int, width: int, *, d: int = 8, depth: int = 1,
-                   eps: float = 1e-2, steps: int = 400, lr_factor: float = 1.0,
-                   seed: int = 0) -> dict:
-    r"""Does GD bring the loss below ``eps * F(0)`` within ``steps`` steps at this width?
-
-    ``model``: ``"two_layer"`` (Du et al.'s :class:`~ntklib.models.TwoLayerNet`, first layer
-    trained), ``"mlp"`` (``MLP(..., parameterization="ntk", trainable="all")``, ReLU, ``depth``
-    hidden m x m layers). Data: ``sphere_data(n, d, labels="random", last_coord=False, seed)``.
-    Loss ``"mse_sum"``; step ``lr = lr_factor / lambda_max`` of the empirical NTK at
-    initialisation (half the linear stability limit 2/lambda_max when ``lr_factor = 1``).
-
-    Returns:
-        dict with ``ok`` (bool), ``ratio`` (final loss / initial loss), ``steps`` (steps run).
-    """
-    from .data import sphere_data
-    from .models import MLP, TwoLayerNet
-    from .train import DivergenceError, loss_value, stable_learning_rate, train
-
-    if model not in ("two_layer", "mlp"):
-        raise ValueError(f"unknown model={model!r}: pass 'two_layer' or 'mlp'")
-    n, width, d = (int(_pos(k, v, integer=True)) for k, v in (("n", n), ("width", width), ("d", d)))
-    eps = _eps(eps)
-    X, y, _ = sphere_data(n, d, labels="random", last_coord=False, seed=seed)
-    net = (TwoLayerNet(d, width, seed=seed) if model == "two_layer" else
-           MLP(d, width, depth, parameterization="ntk", trainable="all", seed=seed))
-    lr = lr_factor * 0.5 * stable_learning_rate(net, X, "mse_sum", iters=20)
-    f0 = loss_value(net, X, y)
-    try:
-        h = train(net, X, y, lr=lr, steps=steps, target_loss=eps * f0, progress=False)
-    except DivergenceError:
-        return {"ok": False, "ratio": float("inf"), "steps": steps}
-    ratio = float(h.loss[-1] / f0)
-    return {"ok": bool(ratio <= eps), "ratio": ratio, "steps": int(h.step[-1])}
-
-
-def min_width_needed(model: str, n: int, *, d: int = 8, depth: int = 1, eps: float = 1e-2,
-                     steps: int = 400, lr_factor: float = 1.0, seed: int = 0,
-                     max_width: int = 4096) -> dict:
-    r"""Smallest width (on the grid :math:`\lceil 2^{k/2}\rceil`) at which :func:`reaches_target`
-    succeeds, scanning upwards from 1 (the first success is returned; later widths are not tried).
-
-    Returns:
-        dict with ``width`` (NaN if none up to ``max_width``), ``tried`` (widths) and
-        ``ratios`` (final/initial loss of each try), as lists.
-    """
-    max_width = int(_pos("max_width", max_width, integer=True))
-    tried, ratios = [], []
-    k = 0
-    while True:
-        w = math.ceil(2 ** (k / 2))
-        k += 1
-        if tried and w == tried[-1]:
-            continue
-        if w > max_width:
-            return {"width": float("nan"), "tried": tried, "ratios": ratios}
-        r = reaches_target(model, n, w, d=d, depth=depth, eps=eps, steps=steps,
-                           lr_factor=lr_factor, seed=seed)
-        tried.append(w)
-        ratios.append(r["ratio"])
-        if r["ok"]:
-            return {"width": float(w), "tried": tried, "ratios": ratios}
-
-
-def one_wide_layer_run(N: int, wide_width: int, *, d: int = 8, width: int = 16, depth: int = 3,
-                       wide_layer: int | None = None, steps: int = 400, eps: float = 1e-3,
-                       seed: int = 0) -> dict:
-    r"""One run of the one-wide-layer experiment (Nguyen 2021; Nguyen-Mondelli-Montufar 2021).
-
-    Builds :class:`~ntklib.models.OneWideLayerNet` (ReLU, standard/He init, all layers trained,
-    narrow layers of ``width``, one layer of ``wide_width``) on ``N`` random unit-norm points with
-    random +-1 labels, measures the singular values of the wide layer's feature matrix
-    :math:`F_k = [f_k(x_1), \dots, f_k(x_N)]^\top` (shape ``(N, wide_width)``) at initialisation,
-    then trains by GD (loss ``"mse_sum"``, step ``1/lambda_max`` of the empirical NTK) until the
-    loss is below ``eps * F(0)`` or ``steps`` steps have run.
-
-    Returns:
-        dict with ``sigma_min`` (the N-th singular value of F_k, exactly 0 when
-        ``wide_width < N``), ``sigma_max``, ``rank`` (numerical rank of F_k), ``ok`` (target
-        reached), ``ratio`` (final / initial loss), ``steps`` (steps run) and ``floor``: the
-        smallest loss the output layer alone can reach on these frozen features,
-        :math:`\min_B \lVert F_k B - y\rVert^2 / \lVert y\rVert^2` (least squares; 0 iff y lies in
-        the column space of F_k, which for generic y needs rank F_k = N).
-    """
-    import torch
-
-    from .data import sphere_data
-    from .models import OneWideLayerNet
-    from .train import DivergenceError, loss_value, stable_learning_rate, train
-
-    N, wide_width = int(_pos("N", N, integer=True)), int(_pos("wide_width", wide_width,
-                                                               integer=True))
-    X, y, _ = sphere_data(N, d, labels="random", last_coord=False, seed=seed)
-    net = OneWideLayerNet(d, width, depth, wide_width=wide_width, wide_layer=wide_layer,
-                          seed=seed)
-    with torch.no_grad():
-        F_k = net.features(X).hidden[net.wide_layer - 1]  # (N, wide_width)
-        sv = torch.linalg.svdvals(F_k)
-    padded = torch.zeros(N, dtype=sv.dtype)
-    padded[: sv.numel()] = sv[:N]
-    tol = float(sv[0]) * max(F_k.shape) * torch.finfo(sv.dtype).eps
-    yv = y.reshape(-1, 1).to(F_k.dtype)
-    coef = torch.linalg.lstsq(F_k, yv, driver="gelsd").solution  # best output layer B^T
-    floor = float((F_k @ coef - yv).square().sum() / yv.square().sum())
-    f0 = loss_value(net, X, y)
-    lr = 0.5 * stable_learning_rate(net, X, "mse_sum", iters=20)
-    try:
-        h = train(net, X, y, lr=lr, steps=steps, target_loss=_eps(eps) * f0, progress=False)
-        ratio, ran = float(h.loss[-1] / f0), int(h.step[-1])
-    except DivergenceError:
-        ratio, ran = float("inf"), steps
-    return {"sigma_min": float(padded[N - 1]), "sigma_max": float(sv[0]),
-            "rank": int((sv > tol).sum()), "floor": floor, "ok": bool(ratio <= eps),
-            "ratio": ratio,
-            "steps": ran}

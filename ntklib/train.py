@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,11 +22,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .utils import pick_device
+from .diagnostics import as_matrix, flip_fractions, weight_layers_of
+from .losses import LOSSES, check_output, curvature, loss_tensor, prepare_data, prepare_inputs
+from .utils import check_choice, check_int, check_number
 
-LOSSES = ("mse_sum", "mse_mean", "cross_entropy")
+__all__ = ["train", "History", "DivergenceError", "stable_learning_rate", "OPTIMIZERS",
+           "DIAGNOSTICS", "LOSSES"]
+
 OPTIMIZERS = ("gd", "sgd")
 DIAGNOSTICS = ("grad", "distance", "spectral", "flips")
+#: training stops when the loss exceeds this multiple of its initial value (or a parameter
+#: tensor's norm exceeds this multiple of its initial norm plus 1)
 DIVERGENCE_FACTOR = 1e6
 
 
@@ -97,184 +102,65 @@ class History:
                 f"stopped={self.stopped!r}, lr={self.lr:.4g})")
 
 
-# ----------------------------------------------------------------------------- losses
-
-
-def _loss_tensor(out: Tensor, y: Tensor, loss: str) -> Tensor:
-    """Scalar loss of outputs ``out`` (n, d_out) against labels ``y`` ((n, d_out) or (n,) int64)."""
-    if loss == "cross_entropy":
-        return nn.functional.cross_entropy(out, y, reduction="mean")
-    sq = 0.5 * (out - y).square().sum()  # F = sum_i 1/2 ||f(x_i) - y_i||^2
-    return sq if loss == "mse_sum" else sq / out.shape[0]
-
-
-def _prepare(model: nn.Module, X, y, loss: str, device=None) -> tuple[Tensor, Tensor]:
-    """Validate ``X, y`` and move them to the model's dtype/device; MSE ``y (n,)`` -> ``(n, 1)``."""
-    _check_choice("loss", loss, LOSSES)
-    X = _as_tensor("X", X)
-    y = _as_tensor("y", y)
-    p = next(iter(model.parameters()), None)
-    dtype = p.dtype if p is not None else torch.get_default_dtype()
-    dev = pick_device(device) if device is not None else (p.device if p is not None else X.device)
-    if X.ndim < 2:
-        raise ValueError(f"X must have shape (n, d) (or (n, C, H, W)), got {tuple(X.shape)}: "
-                         "reshape a single sample with X[None]")
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"X and y hold different numbers of samples ({X.shape[0]} vs "
-                         f"{y.shape[0]}): pass one label per row of X")
-    if not X.is_floating_point():
-        raise TypeError(f"X must be a floating-point tensor, got {X.dtype}: "
-                        "pass X.to(torch.float64)")
-    X = X.to(device=dev, dtype=dtype)
-    if not torch.isfinite(X).all():
-        raise ValueError("X contains NaN or inf: clean or drop those rows before training")
-    if loss == "cross_entropy":
-        if y.is_floating_point() or y.ndim != 1:
-            raise TypeError(f"cross_entropy needs int64 class indices of shape (n,), got {y.dtype} "
-                            f"{tuple(y.shape)}: pass y.long() (or use loss='mse_sum' for "
-                            "real-valued targets)")
-        y = y.to(device=dev, dtype=torch.long)
-        if y.numel() and y.min() < 0:
-            raise ValueError("cross_entropy labels must be class indices >= 0")
-        return X, y
-    if not (y.is_floating_point() or y.dtype in (torch.int32, torch.int64, torch.bool)):
-        raise TypeError(f"y must be a real tensor for loss={loss!r}, got {y.dtype}")
-    y = y.to(device=dev, dtype=dtype)
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.ndim != 2:
-        raise ValueError(f"y must have shape (n,) or (n, d_out), got {tuple(y.shape)}")
-    if not torch.isfinite(y).all():
-        raise ValueError("y contains NaN or inf: clean or drop those labels before training")
-    return X, y
-
-
-def loss_value(model: nn.Module, X: Tensor, y: Tensor, loss: str = "mse_sum") -> float:
-    """The training objective at the model's current parameters.
-
-    Args:
-        model: maps ``(n, ...)`` to ``(n, d_out)``.
-        X: inputs, shape ``(n, d)`` (or ``(n, C, H, W)``).
-        y: labels, ``(n,)`` or ``(n, d_out)`` for MSE, ``(n,)`` int64 for cross-entropy.
-        loss: ``"mse_sum"`` (F = sum_i 1/2 ||f(x_i) - y_i||^2), ``"mse_mean"`` (F / n) or
-            ``"cross_entropy"`` (mean over samples).
-
-    Returns:
-        F as a Python float.
-    """
-    X, y = _prepare(model, X, y, loss)
-    with torch.no_grad():
-        out = model(X)
-        _check_output(out, y, loss)
-        return float(_loss_tensor(out, y, loss))
-
-
-def _check_output(out: Tensor, y: Tensor, loss: str) -> None:
-    if out.ndim != 2:
-        raise ValueError(f"the model must return (n, d_out), got {tuple(out.shape)}")
-    if loss == "cross_entropy":
-        if y.numel() and int(y.max()) >= out.shape[1]:
-            raise ValueError(f"label {int(y.max())} is out of range for d_out={out.shape[1]}: "
-                             "build the model with d_out = number of classes")
-    elif out.shape != y.shape:
-        raise ValueError(f"model output {tuple(out.shape)} and labels {tuple(y.shape)} differ: "
-                         "build the model with d_out = y.shape[1]")
-
-
 # ----------------------------------------------------------------------------- validation
 
 
-def _as_tensor(name: str, v) -> Tensor:
-    if isinstance(v, Tensor):
-        return v.detach()
-    if isinstance(v, np.ndarray):
-        return torch.from_numpy(v)
-    raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(v).__name__}")
-
-
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {name}={value!r}: pass one of {', '.join(map(repr, choices))}")
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}: "
-                         f"pass {name}=... >= {minimum}")
-    return int(value)
-
-
 def _validate(lr, steps, optimizer, batch_size, n, target_loss, diagnostics, log_every, hooks):
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}: pass e.g. lr=1e-3 "
-                         "(the stable scale for loss='mse_sum' is 2 / lambda_max of the NTK)")
-    steps = _check_int("steps", steps, 1)
-    log_every = _check_int("log_every", log_every, 1)
-    _check_choice("optimizer", optimizer, OPTIMIZERS)
+    try:
+        lr = check_number(lr, "lr", minimum=0.0, strict_min=True)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{err} (the stable scale for loss='mse_sum' is 2 / lambda_max of the "
+                        "NTK, see stable_learning_rate)") from None
+    steps = check_int(steps, "steps", minimum=1)
+    log_every = check_int(log_every, "log_every", minimum=1)
+    check_choice(optimizer, "optimizer", OPTIMIZERS)
     if optimizer == "sgd":
         if batch_size is None:
             raise ValueError("optimizer='sgd' needs a mini-batch size: pass batch_size=... "
                              f"(1 <= batch_size <= n = {n}) or use optimizer='gd'")
-        batch_size = _check_int("batch_size", batch_size, 1)
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         if batch_size > n:
             raise ValueError(f"batch_size={batch_size} exceeds the number of samples n={n}: "
                              f"pass batch_size <= {n} (or optimizer='gd' for full batches)")
     elif batch_size is not None:
         raise ValueError("batch_size is only used by optimizer='sgd': drop batch_size or pass "
                          "optimizer='sgd'")
-    if target_loss is not None and (not isinstance(target_loss, numbers.Real) or target_loss < 0):
-        raise ValueError(f"target_loss must be a number >= 0 or None, got {target_loss!r}")
+    if target_loss is not None:
+        target_loss = check_number(target_loss, "target_loss", minimum=0.0)
     if diagnostics is None:
         diagnostics = ()
     if isinstance(diagnostics, str):
         diagnostics = (diagnostics,)
+    try:
+        diagnostics = tuple(diagnostics)
+    except TypeError:
+        raise TypeError(f"diagnostics must be a tuple of names from {DIAGNOSTICS}, got "
+                        f"{diagnostics!r}") from None
     for d in diagnostics:
-        _check_choice("diagnostic", d, DIAGNOSTICS)
+        check_choice(d, "diagnostic", DIAGNOSTICS)
+    if hooks is not None and not isinstance(hooks, Mapping):
+        raise TypeError(f"hooks must be a dict {{name: (every, fn)}}, got {type(hooks).__name__}")
     hooks = dict(hooks or {})
     for name, spec in hooks.items():
         ok = isinstance(spec, tuple) and len(spec) == 2 and callable(spec[1])
         if not ok or isinstance(spec[0], bool) or not isinstance(spec[0], int) or spec[0] < 1:
             raise ValueError(f"hook {name!r} must be (every, fn) with an integer every >= 1 and "
                              "fn(model) -> float, e.g. {'drift': (10, my_fn)}")
-    return steps, log_every, batch_size, frozenset(diagnostics), hooks
+    return lr, steps, log_every, batch_size, target_loss, frozenset(diagnostics), hooks
 
 
 # ----------------------------------------------------------------------------- model helpers
 
 
-def _weight_layers(model: nn.Module) -> dict[str, nn.Module]:
-    """The model's weight layers in forward order (DESIGN.md); falls back to named parameters."""
-    if hasattr(model, "weight_layers"):
-        return dict(model.weight_layers())
-    return {name: _ParamView(p) for name, p in model.named_parameters()}
-
-
-class _ParamView:
-    """Stand-in for a layer of a model without `weight_layers`: a single named parameter."""
-
-    def __init__(self, p: Tensor):
-        self.weight = p
-
-
 def _trainable_layers(model: nn.Module) -> dict[str, Tensor]:
     """Name -> weight tensor of every weight layer whose weight is trained."""
-    return {k: l.weight for k, l in _weight_layers(model).items() if l.weight.requires_grad}
+    return {k: l.weight for k, l in weight_layers_of(model).items() if l.weight.requires_grad}
 
 
 def _preact_names(model: nn.Module, count: int) -> list[str]:
     """Pre-activation names: the weight layer producing each one, when that is unambiguous."""
-    names = list(_weight_layers(model)) if hasattr(model, "weight_layers") else []
+    names = list(weight_layers_of(model)) if hasattr(model, "weight_layers") else []
     return names[:count] if len(names) > count else [f"D{l}" for l in range(count)]
-
-
-def _flip_fractions(pre0: list[Tensor], pre: list[Tensor]) -> list[Tensor]:
-    """Per layer: mean over (sample, unit) of 1[sign(pre0 > 0) != sign(pre > 0)] (0-dim tensors)."""
-    return [((a > 0) != (b > 0)).to(torch.float64).mean() for a, b in zip(pre0, pre)]
-
-
-def _matrix(w: Tensor) -> Tensor:
-    """A weight as a matrix: conv kernels (c_out, c_in, k, k) -> (c_out, c_in * k * k)."""
-    return w.reshape(w.shape[0], -1) if w.ndim != 2 else w
 
 
 def stable_learning_rate(model: nn.Module, X: Tensor, loss: str = "mse_sum", iters: int = 20,
@@ -285,32 +171,47 @@ def stable_learning_rate(model: nn.Module, X: Tensor, loss: str = "mse_sum", ite
     K = J J^T with J = d vec(f(X)) / d theta of shape ``(n * d_out, P)``, found by power iteration
     on v -> J (J^T v) (J^T v by one backward pass; J u by differentiating J^T v with respect to v).
     The loss curvature (d^2 F / d f^2) rescales it: 1 for ``"mse_sum"``, 1/n for ``"mse_mean"``
-    and at most 1/(2n) for ``"cross_entropy"`` (the softmax Hessian has norm <= 1/2).
+    and at most 1/(2n) for ``"cross_entropy"``.
 
     Args:
-        model: network; X: inputs ``(n, ...)``; loss: loss name; iters: power iterations;
-        seed: seed of the starting vector.
+        model: network with trainable parameters; X: inputs ``(n, ...)`` (tensor or numpy);
+        loss: loss name; iters: power iterations (>= 1); seed: seed of the starting vector.
 
     Returns:
         2 / (curvature * lambda_max), the largest step size for which GD on the linearised model
         does not diverge.
     """
-    X = X.detach()
+    X = prepare_inputs(model, X)
+    check_choice(loss, "loss", LOSSES)
+    iters = check_int(iters, "iters", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
     params = [p for p in model.parameters() if p.requires_grad]
-    out = model(X)
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    v = torch.randn(out.shape, generator=g, dtype=out.dtype).to(out.device)
-    v = v / v.norm()
-    lam = torch.zeros((), dtype=out.dtype, device=out.device)
-    for _ in range(iters):
-        v = v.detach().requires_grad_(True)
-        jtv = torch.autograd.grad(out, params, grad_outputs=v, create_graph=True)  # J^T v
-        kv = torch.autograd.grad(jtv, v, grad_outputs=[t.detach() for t in jtv],
-                                 retain_graph=True)[0]  # J J^T v
-        lam = (kv * v).sum().detach()
-        v = kv.detach() / kv.norm().clamp_min(1e-300)
-    curvature = {"mse_sum": 1.0, "mse_mean": 1.0 / X.shape[0], "cross_entropy": 0.5 / X.shape[0]}
-    return 2.0 / (curvature[loss] * float(lam))
+    if not params:
+        raise ValueError("the model has no trainable parameters: build it with trainable='hidden',"
+                         " 'first', 'last' or 'all'")
+    with torch.enable_grad():
+        out = model(X)
+        g = torch.Generator(device="cpu").manual_seed(seed)
+        v = torch.randn(out.shape, generator=g, dtype=out.dtype).to(out.device)
+        v = v / v.norm()
+        lam = torch.zeros((), dtype=out.dtype, device=out.device)
+        for _ in range(iters):
+            v = v.detach().requires_grad_(True)
+            jtv = torch.autograd.grad(out, params, grad_outputs=v, create_graph=True,
+                                      allow_unused=True)  # J^T v
+            pairs = [(t, p) for t, p in zip(jtv, params) if t is not None]
+            if not pairs:
+                raise ValueError("the output does not depend on the trainable parameters")
+            kv = torch.autograd.grad([t for t, _ in pairs], v,
+                                     grad_outputs=[t.detach() for t, _ in pairs],
+                                     retain_graph=True)[0]  # J J^T v
+            lam = (kv * v).sum().detach()
+            v = kv.detach() / kv.norm().clamp_min(1e-300)
+    lam = float(lam)
+    if not lam > 0 or not math.isfinite(lam):
+        raise ValueError(f"the NTK of the trainable parameters has top eigenvalue {lam:.3g} on "
+                         "these inputs: the output does not depend on them (a dead network?)")
+    return 2.0 / (curvature(loss, X.shape[0]) * lam)
 
 
 # ----------------------------------------------------------------------------- training
@@ -365,10 +266,16 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, lr: float, steps: int, opti
     updates, or at the first logged iterate with loss <= ``target_loss`` (``stopped="target"``), or
     on KeyboardInterrupt (the history so far is returned, ``stopped="interrupted"``).
 
+    Divergence is checked at *every* step (not only at logged ones): the (mini-batch) loss must be
+    finite and below ``DIVERGENCE_FACTOR`` times the initial loss, every parameter tensor finite
+    and below ``DIVERGENCE_FACTOR`` times (its initial norm + 1), and the gradient must not vanish
+    identically while the loss is positive (a step that is too large can switch off every ReLU of
+    a layer: the network is then dead, its output constant and no later step can move it).
+
     Args:
         model: ``nn.Module`` mapping ``(n, ...)`` to ``(n, d_out)``; ntklib models also give
             ``features`` (for ``"flips"``) and ``weight_layers`` (for layer names).
-        X: inputs ``(n, d)`` or ``(n, C, H, W)``, cast to the model's dtype.
+        X: inputs ``(n, d)`` or ``(n, C, H, W)`` (tensor or numpy), cast to the model's dtype.
         y: labels ``(n,)`` or ``(n, d_out)`` (MSE; ``(n,)`` becomes ``(n, 1)``) or int64 ``(n,)``.
         lr: step size eta > 0.
         steps: number of updates >= 1.
@@ -388,19 +295,19 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, lr: float, steps: int, opti
         The `History`.
 
     Raises:
-        DivergenceError: the loss became non-finite or exceeded 1e6 x the initial loss.
+        DivergenceError: the loss or a parameter blew up, or the network died (see above); the
+            message gives the stable step scale 2 / lambda_max and the history so far.
         ValueError, TypeError: invalid arguments (the message says what to change).
     """
-    X, y = _prepare(model, X, y, loss, device)
+    X, y = prepare_data(model, X, y, loss, device)
     model.to(X.device)
     n = X.shape[0]
-    steps, log_every, batch_size, diag, hooks = _validate(
+    lr, steps, log_every, batch_size, target_loss, diag, hooks = _validate(
         lr, steps, optimizer, batch_size, n, target_loss, diagnostics, log_every, hooks)
-    lr = float(lr)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters: build it with "
-                         "trainable='hidden', 'all' or 'last'")
+                         "trainable='hidden', 'first', 'last' or 'all'")
     want_flips = "flips" in diag
     if want_flips and not hasattr(model, "features"):
         raise ValueError("diagnostic 'flips' needs a model with features(X) (an ntklib model)")
@@ -408,6 +315,7 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, lr: float, steps: int, opti
     layers = _trainable_layers(model)
     init_w = {k: w.detach().clone() for k, w in layers.items()}
     rec = _Recorder(diag, list(layers), hooks, model0, lr)
+    guard = _Guard(params, model0, X, loss, lr, rec)
     pre0: list[Tensor] = []
     if want_flips:
         with torch.no_grad():
@@ -415,16 +323,15 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, lr: float, steps: int, opti
         rec.flips = {k: [] for k in _preact_names(model, len(pre0))}
     sampler = _BatchSampler(n, batch_size, seed, X.device) if optimizer == "sgd" else None
     bar = _progress_bar(steps, progress)
-    start, init_loss = time.perf_counter(), None
-    t = 0
+    start = time.perf_counter()
     try:
         for t in range(steps + 1):
             logged = t % log_every == 0 or t == steps
+            grads = None
             if logged:
                 value, grads = _logged_step(model, X, y, loss, params, diag, rec, pre0, layers,
                                             init_w, t, start, sampler is None and t < steps)
-                init_loss = value if init_loss is None else init_loss
-                _check_divergence(value, init_loss, rec, model0, X, loss, lr)
+                guard.loss(value, t)
                 if bar is not None:
                     bar.set_postfix(loss=f"{value:.3e}", refresh=False)
                 if target_loss is not None and value <= target_loss:
@@ -433,10 +340,13 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, lr: float, steps: int, opti
             _run_hooks(hooks, model, rec, t, force=t == steps)
             if t == steps:
                 break
-            if sampler is not None or not logged:
-                grads = _gradients(model, X, y, loss, params, sampler)
+            if grads is None:
+                value, grads = _gradients(model, X, y, loss, params, sampler)
+                guard.loss(value, t)
+            guard.gradients(grads, value, t)
             with torch.no_grad():
                 torch._foreach_add_(params, grads, alpha=-lr)  # theta <- theta - lr * grad
+            guard.parameters(t + 1)
             if bar is not None:
                 bar.update(1)
     except KeyboardInterrupt:
@@ -463,7 +373,7 @@ class _BatchSampler:
 
     def __init__(self, n: int, batch_size: int, seed: int, device):
         self.n, self.b, self.device = n, batch_size, device
-        self.gen = torch.Generator(device="cpu").manual_seed(seed)
+        self.gen = torch.Generator(device="cpu").manual_seed(check_int(seed, "seed", minimum=0))
         self.perm, self.pos = torch.randperm(n, generator=self.gen), 0
 
     def next(self) -> Tensor:
@@ -474,12 +384,15 @@ class _BatchSampler:
         return idx.to(self.device)
 
 
-def _gradients(model, X, y, loss, params, sampler) -> tuple[Tensor, ...]:
-    """Gradient of the full-batch (GD) or mini-batch (SGD) loss with respect to ``params``."""
+def _gradients(model, X, y, loss, params, sampler) -> tuple[float, tuple[Tensor, ...]]:
+    """(Mini-batch) loss value and its gradient with respect to ``params``."""
     if sampler is not None:
         idx = sampler.next()
         X, y = X[idx], y[idx]
-    return torch.autograd.grad(_loss_tensor(model(X), y, loss), params)
+    with torch.enable_grad():
+        obj = loss_tensor(model(X), y, loss)
+        grads = torch.autograd.grad(obj, params)
+    return float(obj.detach()), grads
 
 
 def _logged_step(model, X, y, loss, params, diag, rec, pre0, layers, init_w, t, start, need_grad):
@@ -497,8 +410,8 @@ def _logged_step(model, X, y, loss, params, diag, rec, pre0, layers, init_w, t, 
         else:
             feats, out = None, model(X)
         if t == 0:
-            _check_output(out, y, loss)
-        obj = _loss_tensor(out, y, loss)
+            check_output(out, y, loss)
+        obj = loss_tensor(out, y, loss)
     grads = torch.autograd.grad(obj, params) if with_grad else None
     value = float(obj.detach())  # the one host sync of a logged step
     r = rec.rows
@@ -511,15 +424,66 @@ def _logged_step(model, X, y, loss, params, diag, rec, pre0, layers, init_w, t, 
             if "distance" in diag:
                 rec.distance[k].append(torch.linalg.vector_norm(w - init_w[k]))
             if "spectral" in diag:
-                rec.spectral[k].append(torch.linalg.matrix_norm(_matrix(w - init_w[k]), ord=2))
+                rec.spectral[k].append(torch.linalg.matrix_norm(as_matrix(w - init_w[k]), ord=2))
         if pre0:
-            fr = _flip_fractions(pre0, feats.preacts)
+            fr = flip_fractions(pre0, feats.preacts)
             for k, f in zip(rec.flips, fr):
                 rec.flips[k].append(f)
     r["step"].append(t)
     r["time"].append(time.perf_counter() - start)
     r["loss"].append(value)  # last: a row counts once its loss is in (see _Recorder.history)
     return value, grads
+
+
+class _Guard:
+    """The divergence checks run at every step of `train` (see its docstring)."""
+
+    def __init__(self, params, model0, X, loss, lr, rec):
+        self.params, self.model0, self.X, self.loss_name, self.lr, self.rec = (
+            params, model0, X, loss, lr, rec)
+        with torch.no_grad():
+            norms = torch.stack(torch._foreach_norm(params))
+        self.limits = DIVERGENCE_FACTOR * (norms + 1.0)
+        self.init_loss: float | None = None
+
+    def loss(self, value: float, t: int) -> None:
+        if self.init_loss is None:
+            self.init_loss = value
+        init = self.init_loss
+        if not math.isfinite(value):
+            self._raise(t, "the loss became non-finite")
+        if init > 0 and value > DIVERGENCE_FACTOR * init:
+            self._raise(t, f"the loss grew to {value:.3g} > {DIVERGENCE_FACTOR:.0e} x the initial "
+                           f"{init:.3g}")
+
+    def gradients(self, grads, value: float, t: int) -> None:
+        if t == 0 or value <= 1e-12 * max(self.init_loss or 0.0, 1e-300):
+            return
+        if all(not bool(g.any()) for g in grads):
+            self._raise(t, f"every gradient is exactly 0 while the loss is {value:.3g}: the "
+                           "network is dead (a too large step switched off every ReLU of a layer "
+                           "on every input, so the output no longer depends on the trained "
+                           "weights)")
+
+    def parameters(self, t: int) -> None:
+        with torch.no_grad():
+            norms = torch.stack(torch._foreach_norm(self.params))
+            bad = ~torch.isfinite(norms) | (norms > self.limits)
+            if bool(bad.any()):
+                self._raise(t, "a parameter tensor became non-finite or grew by more than "
+                               f"{DIVERGENCE_FACTOR:.0e} x its initial norm")
+
+    def _raise(self, t: int, what: str) -> None:
+        history = self.rec.history("diverged")
+        try:
+            stable = stable_learning_rate(self.model0, self.X, self.loss_name, iters=10)
+            how = "2 / lambda_max of the initial NTK (power iteration)"
+        except Exception:  # any failure of the estimate falls back to the gradient bound
+            stable, how = _gradient_bound(history), "4 F / ||grad F||^2 at init"
+        hint = (f"lower the learning rate to below ~{stable:.3g} ({how})" if stable
+                else "lower the learning rate (e.g. by 10x)")
+        raise DivergenceError(f"training diverged at step {t} with lr={self.lr:.4g}: {what}; "
+                              f"{hint}", history, self.lr, stable)
 
 
 def _run_hooks(hooks, model, rec: _Recorder, t: int, force: bool) -> None:
@@ -530,26 +494,7 @@ def _run_hooks(hooks, model, rec: _Recorder, t: int, force: bool) -> None:
             rec.extra_steps[name].append(t)
 
 
-def _check_divergence(value, init_loss, rec, model0, X, loss, lr) -> None:
-    too_big = init_loss > 0 and value > DIVERGENCE_FACTOR * init_loss
-    if math.isfinite(value) and not too_big:
-        return
-    history = rec.history("diverged")
-    try:
-        stable = stable_learning_rate(model0, X, loss, iters=10)
-        how = "2 / lambda_max of the initial NTK (power iteration)"
-    except Exception:  # any failure of the estimate falls back to the gradient bound
-        stable, how = _gradient_bound(model0, X, history, loss), "4 F / ||grad F||^2 at init"
-    hint = f"lower the learning rate to below ~{stable:.3g} ({how})" if stable else \
-        "lower the learning rate (e.g. by 10x)"
-    what = "became non-finite" if not math.isfinite(value) else \
-        f"grew to {value:.3g} > {DIVERGENCE_FACTOR:.0e} x the initial {init_loss:.3g}"
-    step = int(history.step[-1]) if len(history.step) else 0
-    raise DivergenceError(f"training diverged at step {step} with lr={lr:.4g}: the loss {what}; "
-                          f"{hint}", history, lr, stable)
-
-
-def _gradient_bound(model0, X, history: History, loss: str) -> float | None:
+def _gradient_bound(history: History) -> float | None:
     """Fallback: ||grad F||^2 = e^T K e <= 2 lambda_max F, hence 2/lambda_max <= 4F/||grad F||^2."""
     if len(history.grad_norm_sq) and history.grad_norm_sq[0] > 0:
         return float(4.0 * history.loss[0] / history.grad_norm_sq[0])

@@ -7,14 +7,20 @@ names the argument, shows what was received and says what to pass instead, e.g.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
 __all__ = [
     "DEFAULT_DTYPE",
+    "available_memory",
+    "check_memory",
+    "check_tensor",
+    "check_number",
     "pick_device",
     "make_generator",
     "check_int",
@@ -280,3 +286,171 @@ def check_xy(
                 f"got {tuple(y.shape)}"
             )
     return X, y
+
+
+def check_number(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_min: bool = False,
+    integer: bool = False,
+) -> float:
+    """Check that ``value`` is a finite real number (not a bool or a string) within bounds.
+
+    Args:
+        value: Python/numpy number or a one-element tensor.
+        name: argument name used in the error message.
+        minimum, maximum: inclusive bounds (``strict_min=True`` makes the lower bound exclusive).
+        integer: require an integer value (returned as ``int``).
+
+    Returns:
+        ``value`` as ``float`` (or ``int`` when ``integer``).
+    """
+    if integer:
+        lo = None if minimum is None else math.floor(minimum) + 1 if strict_min else minimum
+        return check_int(value, name, minimum=None if lo is None else math.ceil(lo),
+                         maximum=None if maximum is None else math.floor(maximum))
+    if isinstance(value, Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number, got {type(value).__name__} {value!r}: "
+            f"pass {name}=<float>"
+        )
+    value = float(value)
+    low_ok = minimum is None or (value > minimum if strict_min else value >= minimum)
+    high_ok = maximum is None or value <= maximum
+    if not (math.isfinite(value) and low_ok and high_ok):
+        rel = ">" if strict_min else ">="
+        parts = []
+        if minimum is not None:
+            parts.append(f"{rel} {minimum}")
+        if maximum is not None:
+            parts.append(f"<= {maximum}")
+        want = " and ".join(parts) if parts else "finite"
+        raise ValueError(f"{name} must be finite and {want}, got {value}: pass {name}=... {want}")
+    return value
+
+
+def check_tensor(
+    x: object,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    floating: bool = True,
+    finite: bool = True,
+    min_rows: int = 1,
+) -> Tensor:
+    """The library's one conversion-and-validation path for array arguments.
+
+    Policy (the same everywhere): a ``torch.Tensor`` or a ``numpy.ndarray`` is accepted (numpy is
+    converted with ``torch.from_numpy``); with ``floating=True`` integer or boolean data are
+    converted to float64 and a floating tensor keeps its dtype unless ``dtype`` is given; the
+    result is moved to ``device`` when given; it is detached from any autograd graph.
+
+    Args:
+        x: the argument.
+        name: its name in the error messages.
+        ndim: allowed number(s) of dimensions.
+        dtype: convert to this dtype.
+        device: move to this device.
+        floating: require (or convert to) a floating dtype.
+        finite: reject NaN and inf.
+        min_rows: smallest allowed size of the first dimension (0 allows empty inputs).
+
+    Returns:
+        The validated tensor.
+    """
+    if isinstance(x, np.ndarray):
+        if x.dtype == object or x.dtype.kind in "USV":
+            raise TypeError(f"{name} must hold numbers, got a numpy array of dtype {x.dtype}")
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}: "
+            f"wrap it with torch.as_tensor({name}, dtype=torch.float64)"
+        )
+    x = x.detach()
+    if floating and not x.is_floating_point():
+        if x.is_complex():
+            raise TypeError(f"{name} must be real, got dtype {x.dtype}")
+        x = x.to(torch.float64)
+    if dtype is not None:
+        x = x.to(check_dtype(dtype))
+    if device is not None:
+        x = x.to(device)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.dim() not in allowed:
+            want = " or ".join(str(k) for k in allowed)
+            raise ValueError(
+                f"{name} must have {want} dimensions, got shape {tuple(x.shape)}: reshape it "
+                f"(e.g. {name}.reshape(len({name}), -1), or {name}[None] for one sample)"
+            )
+    if x.dim() >= 1 and x.shape[0] < min_rows:
+        raise ValueError(
+            f"{name} has {x.shape[0]} rows (shape {tuple(x.shape)}): pass at least {min_rows}"
+        )
+    if finite and (x.is_floating_point() or x.is_complex()) and x.numel():
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} contains NaN or inf: clean or drop those entries first")
+    return x
+
+
+def available_memory(device: torch.device | str = "cpu") -> int:
+    """Bytes of memory currently available on ``device`` (MemAvailable, or free CUDA memory)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 1024**3  # unknown platform: assume 4 GiB
+
+
+#: Fraction of the available memory one ntklib allocation may use before it is refused.
+MEMORY_FRACTION = 0.25
+
+
+def check_memory(
+    nbytes: float,
+    what: str,
+    fix: str,
+    *,
+    device: torch.device | str = "cpu",
+    max_bytes: float | None = None,
+) -> None:
+    """Refuse an allocation that would not fit, *before* it is made.
+
+    Args:
+        nbytes: bytes the operation needs (its largest temporaries).
+        what: what is being allocated, e.g. ``"the (60000, 60000) distance matrix"``.
+        fix: how to make it fit, e.g. ``"pass fewer points"``.
+        device: where it would be allocated.
+        max_bytes: budget; default ``MEMORY_FRACTION`` of the available memory.
+
+    Raises:
+        ValueError: the estimate exceeds the budget; the message gives both sizes and ``fix``.
+    """
+    budget = MEMORY_FRACTION * available_memory(device) if max_bytes is None else max_bytes
+    if nbytes > budget:
+        source = ("max_bytes" if max_bytes is not None
+                  else f"{MEMORY_FRACTION:.0%} of the memory available on {device}")
+        raise ValueError(
+            f"{what} needs about {_gib(nbytes)} but the budget is {_gib(budget)} ({source}): "
+            f"{fix}"
+        )
+
+
+def _gib(nbytes: float) -> str:
+    if nbytes >= 1024**3:
+        return f"{nbytes / 1024**3:.1f} GiB"
+    return f"{nbytes / 1024**2:.1f} MiB"

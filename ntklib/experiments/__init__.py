@@ -1,0 +1,32 @@
+"""Experiment protocols of the book: data + network + training + measurement, one function each.
+
+Every function takes plain numbers/strings and returns a dict of floats and numpy arrays, so it
+can be cached with :func:`ntklib.sweep` / :func:`ntklib.cached` and shared between the notebook
+test run and the book build. Each one is a composition of ntklib's public API (models, data,
+``train``, ``empirical_ntk``, kernels, ...); no training loop or kernel formula is written here.
+A chapter calls them as ``from ntklib import experiments``. One module per theme; the
+conventions (loss, step size, depth) are stated in ``practical.py``.
+"""
+
+from .beyond import hierarchical_benchmark, hierarchical_target, lazy_rich
+from .deep_gram import gram_perturbation, last_layer_gram, max_stable_lr
+from .ntk_limit import ntk_init_error
+from .practical import fit_run, surrogate_vs_relu
+from .two_layer import two_layer_lazy
+from .widths import min_width_needed, one_wide_layer_run, reaches_target
+
+__all__ = [
+    "fit_run",
+    "gram_perturbation",
+    "hierarchical_benchmark",
+    "hierarchical_target",
+    "last_layer_gram",
+    "lazy_rich",
+    "max_stable_lr",
+    "min_width_needed",
+    "ntk_init_error",
+    "one_wide_layer_run",
+    "reaches_target",
+    "surrogate_vs_relu",
+    "two_layer_lazy",
+]
