@@ -46,7 +46,7 @@ def make_problem(n: int, dtype: torch.dtype, device: torch.device, seed: int = 0
     X = torch.randn(n, 16, generator=g, dtype=torch.float64)
     X = (X / X.norm(dim=1, keepdim=True)).to(dtype=dtype, device=device)  # (n, 16)
     y = torch.randn(n, 1, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
-    net = nl.MLP(16, 512, 3, parameterization="ntk", trainable="all", seed=seed, dtype=dtype,
+    net = nl.MLP(16, 512, 4, parameterization="ntk", trainable="all", seed=seed, dtype=dtype,
                  device=device)
     return net, X, y
 

@@ -53,7 +53,7 @@ def make_problem(device: torch.device, seed: int = 0):
     X = torch.randn(256, 32, generator=g)
     X = (X / X.norm(dim=1, keepdim=True)).to(device)  # (256, 32)
     y = torch.randn(256, 1, generator=g).to(device)  # (256, 1)
-    net = nl.MLP(32, 1024, 4, seed=seed, dtype=torch.float32, device=device)
+    net = nl.MLP(32, 1024, 5, seed=seed, dtype=torch.float32, device=device)  # L = 4
     lr = 1.0 / (256 * 1024 * 4)  # below the GD stability scale ~ 4 / (n m L)
     return net, X, y, lr
 

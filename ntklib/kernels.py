@@ -448,20 +448,29 @@ def analytic_ntk(
         trainable = "hidden" if parameterization == "azls" else "all"
     A, B, _ = _pair(X1, X2)
     X2 = None if X2 is None else B
-    args = (A.shape[1], depth, parameterization, trainable, activation, bias, d_out, sigma_w)
 
-    def at(m):
-        d_in, depth_, p, t, act, b, k, sw = args
-        return limit_kernels(_mlp(d_in, m, depth_, p, t, act, b, k, sw), A, X2).ntk
+    def spec_at(m):
+        return _mlp(A.shape[1], m, depth, parameterization, trainable, activation, bias, d_out,
+                    sigma_w)
 
     if width is not None or parameterization == "ntk":
-        return at(1 if width is None else check_int(width, "width", minimum=1))
-    slope = at(2) - at(1)  # K(m) = m * slope + O(1) exactly (the law does not depend on m)
-    if not bool(slope.abs().max() > 1e-12 * at(1).abs().max()):
+        m = 1 if width is None else check_int(width, "width", minimum=1)
+        return limit_kernels(spec_at(m), A, X2).ntk
+    # K(m) = m * a + b exactly (the law does not depend on m; each layer's term is either
+    # proportional to m or O(1)): find the growing layers on one unit input, then fold them at
+    # m = 1, which gives a.
+    one, two = spec_at(1), spec_at(2)
+    probe = torch.zeros(1, A.shape[1], dtype=A.dtype, device=A.device)
+    probe[0, 0] = 1.0
+    growing = [name for name in one.trainable_names
+               if float(limit_kernels(two.with_trainable([name]), probe).ntk)
+               > 1.5 * float(limit_kernels(one.with_trainable([name]), probe).ntk)]
+    if not growing:
         raise ValueError(
             f"with width=None the normalised {parameterization!r} kernel of trainable="
             f"{trainable!r} is 0 (it does not grow with m): pass width=m"
         )
+    slope = limit_kernels(one.with_trainable(growing), A, X2).ntk
     norm = 2.0 * d_out if parameterization == "azls" else activation_constant(activation)
     return slope * norm
 

@@ -1,4 +1,6 @@
-"""The papers' width, step-size and iteration bounds as small functions, plus log-log fitting.
+"""The papers' width, step-size and iteration bounds as small functions (bounds only: the
+experiments that measure widths live in ``ntklib.experiments``, the fitting in
+``ntklib.analysis``).
 
 Every bound in these papers hides constants in Omega / Theta / O / 2^{O(.)} notation. **Here every
 hidden constant is set to 1** (and 2^{O(H)} is read as 2^H), so the functions give the *scaling* of
@@ -7,9 +9,10 @@ not absolute sizes.
 
 `BOUNDS` records, per paper: the arXiv id, the setting (trained layers, activation, loss,
 parameterization), the width / iteration / learning-rate formulas as text, and the verification
-status of those formulas as tagged in the project's fact sheet (``shared/THEORY.md``):
-``"verified"`` only when every formula of the record is tagged VERIFIED there; otherwise
-``"unverified"`` and ``status_detail`` says which part is which. Chapters must phrase an
+status of those formulas: ``"verified"`` only when every formula of the record was checked
+against a source named in ``status_detail`` (the paper's abstract, or a published restatement
+such as Basri et al., arXiv 2003.04560, App. D.4); otherwise ``"unverified"`` and
+``status_detail`` says which part is which. Chapters must phrase an
 unverified record as the abstract does, or as a hypothesis.
 
 Notation trap: delta is the *data separation* in Allen-Zhu, Li & Song (and Zou & Gu's phi), but the

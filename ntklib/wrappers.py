@@ -46,7 +46,8 @@ def _frozen_copy(model: nn.Module) -> nn.Module:
 
 class FixedPatternNet(_Net):
     r"""Gated linear surrogate of a ReLU :class:`MLP` or :class:`TwoLayerNet` (fixed activation
-    patterns, in the spirit of Noy et al. 2021; our construction, see THEORY.md §5).
+    patterns, in the spirit of Noy et al. 2021, arXiv 2101.04243; our construction, not
+    necessarily the paper's).
 
     The gates come from a frozen copy of the network at :math:`\theta_0`, evaluated on any input:
     :math:`D_\ell(x) = \mathrm{diag}(1[z^{(0)}_\ell(x) > 0])` with :math:`z^{(0)}_\ell` the
