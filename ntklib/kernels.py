@@ -257,6 +257,28 @@ def _fold_general(A: Tensor, B: Tensor, square: bool, spec: NetSpec) -> tuple[Te
     return theta, S
 
 
+def _layer_terms(spec: NetSpec, x: Tensor) -> list[float]:
+    r"""Each layer's NTK term :math:`(c_\ell^2 I_\ell + c_{b,\ell}^2) G_\ell` at one input ``x``
+    ``(1, d)``, trained or not: one forward and one backward pass of the fold, O(depth)."""
+    I, i1 = x @ x.T, (x * x).sum(1)
+    inputs, gains_derivs = [], []
+    S = s1 = None
+    for idx, ls in enumerate(spec.layers):
+        if idx > 0:
+            E, Ed, e1, _ = _expect(S, s1, s1, True, spec.activation)
+            I, i1 = ls.fan_in * E, ls.fan_in * e1
+            gains_derivs.append(ls.gain * float(Ed))
+        inputs.append(ls.multiplier**2 * float(I) + (ls.bias_multiplier**2 if ls.bias else 0.0))
+        w = ls.multiplier**2 * ls.std**2
+        S, s1 = w * I, w * i1
+    terms, G = [0.0] * len(inputs), 1.0
+    for idx in range(len(inputs) - 1, -1, -1):
+        terms[idx] = inputs[idx] * G
+        if idx > 0:
+            G *= gains_derivs[idx - 1]
+    return terms
+
+
 def _relu_tile(G: Tensor, d1: Tensor, d2: Tensor, on_diagonal: bool, spec: NetSpec):
     r"""The ReLU fold on one tile, on cosines (see :func:`_fold_relu`)."""
     norm = d1[:, None] * d2[None, :]  # ||x_i|| ||x'_j||
@@ -462,9 +484,9 @@ def analytic_ntk(
     one, two = spec_at(1), spec_at(2)
     probe = torch.zeros(1, A.shape[1], dtype=A.dtype, device=A.device)
     probe[0, 0] = 1.0
-    growing = [name for name in one.trainable_names
-               if float(limit_kernels(two.with_trainable([name]), probe).ntk)
-               > 1.5 * float(limit_kernels(one.with_trainable([name]), probe).ntk)]
+    growing = [ls.name for ls, t1, t2 in zip(one.layers, _layer_terms(one, probe),
+                                             _layer_terms(two, probe))
+               if ls.trainable and t2 > 1.5 * t1]
     if not growing:
         raise ValueError(
             f"with width=None the normalised {parameterization!r} kernel of trainable="

@@ -471,7 +471,7 @@ def ntk_learning_rate(model: nn.Module, X: Tensor, factor: float = 1.0, *,
                       loss: str = "mse_sum") -> float:
     r"""The step size ``factor / lambda_max`` of the empirical NTK at the model's current weights.
 
-    The book's protocols use :math:`\eta = 	ext{factor}/\lambda_{\max}(\hat\Theta_0)` (in units
+    The book's protocols use :math:`\eta = \text{factor}/\lambda_{\max}(\hat\Theta_0)` (in units
     of the loss curvature: :math:`\lambda_{\max}/n` for ``"mse_mean"``); GD on the linearised
     model is stable for ``factor < 2``. Allen-Zhu et al.'s theorem uses the much smaller
     :math:`\eta = \Theta(\delta/(n^4L^2m))` (``ntklib.theory.azls_learning_rate``).

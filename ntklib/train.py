@@ -457,9 +457,14 @@ class _Guard:
                            f"{init:.3g}")
 
     def gradients(self, grads, value: float, t: int) -> None:
-        if t == 0 or value <= 1e-12 * max(self.init_loss or 0.0, 1e-300):
+        if value <= 1e-12 * max(self.init_loss or 0.0, 1e-300):
             return
         if all(not bool(g.any()) for g in grads):
+            if t == 0:
+                raise ValueError(
+                    f"the gradient is exactly 0 at initialisation while the loss is {value:.3g}: "
+                    "the output does not depend on the trained weights for these inputs (all-zero "
+                    "inputs, or every unit of a layer inactive): check X and trainable=...")
             self._raise(t, f"every gradient is exactly 0 while the loss is {value:.3g}: the "
                            "network is dead (a too large step switched off every ReLU of a layer "
                            "on every input, so the output no longer depends on the trained "

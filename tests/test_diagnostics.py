@@ -14,8 +14,9 @@ from ntklib.diagnostics import (
     semi_smoothness,
     spectral_norms,
 )
+from ntklib.losses import loss_value
 from ntklib.models import MLP
-from ntklib.train import loss_value, train
+from ntklib.train import train
 
 
 def data(n=5, d=3, seed=0):
@@ -44,7 +45,7 @@ def numpy_forward(net, X):
 @pytest.mark.parametrize("parameterization", ["azls", "ntk"])
 def test_forward_norms_by_hand(parameterization):
     X, _ = data()
-    net = MLP(3, 7, 3, parameterization=parameterization, seed=1)
+    net = MLP(3, 7, 4, parameterization=parameterization, seed=1)
     _, hs, _ = numpy_forward(net, X)
     expected = np.stack([np.linalg.norm(h, axis=1) for h in hs], axis=1)  # (n, L + 1)
     got = forward_norms(net, X)
@@ -55,7 +56,7 @@ def test_forward_norms_by_hand(parameterization):
 def test_forward_norms_concentrate_near_one_at_azls_init():
     """AZLS Lemma 7.1: ||h_l|| in [1 - eps, 1 + eps] with eps ~ sqrt(L log(nL) / m)."""
     X, _ = data(n=8, d=6)
-    norms = forward_norms(MLP(6, 2048, 3, seed=0), X)
+    norms = forward_norms(MLP(6, 2048, 4, seed=0), X)
     assert np.abs(norms - 1).max() < 3 * np.sqrt(3 * np.log(8 * 3) / 2048)
 
 
@@ -63,7 +64,7 @@ def test_forward_norms_concentrate_near_one_at_azls_init():
 def test_backward_norms_by_hand(parameterization, d_out):
     """Column l = ||B D_L W_L ... D_{l+1} W_{l+1}||_F per sample (column L = ||B||_F)."""
     X, _ = data()
-    net = MLP(3, 6, 2, d_out=d_out, parameterization=parameterization, seed=2)
+    net = MLP(3, 6, 3, d_out=d_out, parameterization=parameterization, seed=2)
     zs, _, _ = numpy_forward(net, X)
     _, *Ws, B = mats(net)
     L = len(Ws)
@@ -78,7 +79,7 @@ def test_backward_norms_by_hand(parameterization, d_out):
 
 
 def test_spectral_norms_by_hand():
-    net = MLP(3, 6, 2, parameterization="ntk", d_out=2, seed=3)
+    net = MLP(3, 6, 3, parameterization="ntk", d_out=2, seed=3)
     norms, product = spectral_norms(net)
     expected = [np.linalg.svd(M, compute_uv=False)[0] for M in mats(net)]
     assert list(norms) == ["A", "W1", "W2", "B"]
@@ -88,7 +89,7 @@ def test_spectral_norms_by_hand():
 
 def test_gradient_ratio_equals_finite_differences_and_kernel_form():
     X, y = data(n=6)
-    net = MLP(3, 5, 1, trainable="all", seed=4)
+    net = MLP(3, 5, 2, trainable="all", seed=4)
     params = [p for p in net.parameters() if p.requires_grad]
     fd, h = [], 1e-6
     for p in params:
@@ -115,7 +116,7 @@ def test_gradient_ratio_equals_finite_differences_and_kernel_form():
 @pytest.mark.parametrize("norm", ["spectral", "frobenius"])
 def test_semi_smoothness_is_quadratic_for_tiny_radii(norm):
     X, y = data(n=6)
-    net = MLP(3, 8, 2, seed=5)
+    net = MLP(3, 8, 3, seed=5)
     before = [p.detach().clone() for p in net.parameters()]
     r = 1e-4
     out = semi_smoothness(net, X, y, [r, 2 * r], n_directions=4, seed=1, norm=norm)
@@ -130,7 +131,7 @@ def test_semi_smoothness_exact_for_a_model_linear_in_its_weights():
     ||W'|| = r (a row vector: spectral = Frobenius), so Delta / r^2 is constant and lies in
     [1/2 sigma_min(H)^2, 1/2 sigma_max(H)^2] (here n < m, so the lower end is 0)."""
     X, y = data(n=6)
-    net = MLP(3, 10, 1, trainable="last", seed=6)
+    net = MLP(3, 10, 2, trainable="last", seed=6)
     with torch.no_grad():
         s = torch.linalg.svdvals(net.features(X).hidden[-1])
     radii = np.array([1e-3, 0.1, 3.0])
@@ -142,7 +143,7 @@ def test_semi_smoothness_exact_for_a_model_linear_in_its_weights():
 
 def test_interpolation_path_endpoints_and_exact_parabola():
     X, y = data(n=8)
-    net = MLP(3, 16, 1, trainable="last", seed=7)
+    net = MLP(3, 16, 2, trainable="last", seed=7)
     hist = train(net, X, y, lr=0.05, steps=30)
     s, F = interpolation_path(hist.model0, net, X, y, points=11)
     assert s.shape == F.shape == (11,) and s[0] == 0 and s[-1] == 1
@@ -155,7 +156,7 @@ def test_interpolation_path_endpoints_and_exact_parabola():
 
 def test_interpolation_path_of_a_deep_net_hits_both_losses():
     X, y = data(n=8)
-    net = MLP(3, 32, 2, seed=8)
+    net = MLP(3, 32, 3, seed=8)
     hist = train(net, X, y, lr=0.01, steps=20)
     _, F = interpolation_path(hist.model0, net, X, y, points=5, loss="mse_mean")
     assert F[0] == pytest.approx(loss_value(hist.model0, X, y, "mse_mean"), rel=1e-14)
@@ -164,8 +165,8 @@ def test_interpolation_path_of_a_deep_net_hits_both_losses():
 
 def test_activation_flips_by_hand():
     X, _ = data(n=9)
-    net0 = MLP(3, 6, 2, seed=9)
-    net1 = MLP(3, 6, 2, seed=9)
+    net0 = MLP(3, 6, 3, seed=9)
+    net1 = MLP(3, 6, 3, seed=9)
     np.testing.assert_array_equal(activation_flips(net0, net1, X), np.zeros(3))
     with torch.no_grad():
         net1.W1.weight[2].neg_()  # unit 2 of layer 1 flips wherever it is non-zero
@@ -181,7 +182,7 @@ def test_activation_flips_by_hand():
 
 def test_bad_inputs_raise():
     X, y = data()
-    net = MLP(3, 6, 1)
+    net = MLP(3, 6, 2)
     with pytest.raises(ValueError, match="radii"):
         semi_smoothness(net, X, y, [0.0])
     with pytest.raises(ValueError, match="norm"):
@@ -189,12 +190,12 @@ def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="n_directions"):
         semi_smoothness(net, X, y, [0.1], n_directions=0)
     with pytest.raises(ValueError, match="architecture"):
-        interpolation_path(net, MLP(3, 7, 1), X, y)
+        interpolation_path(net, MLP(3, 7, 2), X, y)
     with pytest.raises(ValueError, match="points"):
         interpolation_path(net, net, X, y, points=1)
     with pytest.raises(TypeError, match="features"):
         forward_norms(torch.nn.Linear(3, 1).double(), X)
     with pytest.raises(ValueError, match="activation layers"):
-        activation_flips(net, MLP(3, 6, 2), X)
-    with pytest.raises(ValueError, match="samples"):
+        activation_flips(net, MLP(3, 6, 3), X)
+    with pytest.raises(ValueError, match="y must have shape.*one label per row of X"):
         gradient_ratio(net, X, y[:3])

@@ -26,9 +26,9 @@ def _brute_ntk(model, X):
 
 
 def test_surrogate_vs_relu_lr_matches_autograd_lambda_max():
-    res = E.surrogate_vs_relu(n=6, d=5, width=32, depth=2, steps=3, lr_factor=0.5, seed=1)
+    res = E.surrogate_vs_relu(n=6, d=5, width=32, depth=3, steps=3, lr_factor=0.5, seed=1)
     X, _, _ = nl.sphere_data(6, 5, labels="random", seed=1)
-    net = nl.MLP(5, 32, 2, parameterization="azls", trainable="hidden", seed=1)
+    net = nl.MLP(5, 32, 3, parameterization="azls", trainable="hidden", seed=1)
     lam = torch.linalg.eigvalsh(_brute_ntk(net, X))[-1].item()
     assert res["lr"] == pytest.approx(0.5 / lam, rel=1e-10)
     # same initialization: identical loss at step 0, and the loss curves have the logged length
@@ -38,7 +38,7 @@ def test_surrogate_vs_relu_lr_matches_autograd_lambda_max():
 
 def test_surrogate_vs_relu_tiny_steps_keep_models_equal():
     # with a negligible step, no gate flips and the two models (and their NTKs) stay equal
-    res = E.surrogate_vs_relu(n=6, d=5, width=32, depth=1, steps=2, lr_factor=1e-9, seed=0)
+    res = E.surrogate_vs_relu(n=6, d=5, width=32, depth=2, steps=2, lr_factor=1e-9, seed=0)
     assert res["flips"] == 0.0
     assert res["ntk_gap"] < 1e-8
     assert res["curve_gap"] < 1e-8
@@ -46,14 +46,14 @@ def test_surrogate_vs_relu_tiny_steps_keep_models_equal():
 
 def test_surrogate_vs_relu_wide_net_is_lazy():
     # lazy regime: the loss falls a lot and few gates flip (AZLS Lemma 8.2 / Du Lemma 3.2)
-    res = E.surrogate_vs_relu(n=8, d=6, width=256, depth=1, steps=100, lr_factor=1.0, seed=0)
+    res = E.surrogate_vs_relu(n=8, d=6, width=256, depth=2, steps=100, lr_factor=1.0, seed=0)
     assert res["loss_relu"][-1] < 0.05 * res["loss_relu"][0]
     assert res["loss_surrogate"][-1] < 0.05 * res["loss_surrogate"][0]
     assert 0 < res["flips"] < 0.1
 
 
 def test_fit_run_reaches_within_linear_model_bound():
-    r = E.fit_run(8, 1, 256, eps=1e-2, steps=500, seed=0)
+    r = E.fit_run(8, 2, 256, eps=1e-2, steps=500, seed=0)  # depth 2: L = 1 trained matrix
     assert r["reached"] and r["final_rel_loss"] <= 1e-2
     kappa = r["lambda_max"] / r["lambda_min"]
     # GD with eta = 1/lambda_max on a linear model needs at most kappa ln(1/eps)/2 steps; the
@@ -63,32 +63,39 @@ def test_fit_run_reaches_within_linear_model_bound():
 
 
 def test_fit_run_unreached_and_surrogate_kind():
-    r = E.fit_run(16, 1, 4, eps=1e-6, steps=5, seed=0)
+    r = E.fit_run(16, 2, 4, eps=1e-6, steps=5, seed=0)
     assert not r["reached"] and r["steps_to_eps"] == -1 and r["final_rel_loss"] > 1e-6
-    s = E.fit_run(8, 1, 64, kind="surrogate", eps=1e-2, steps=400, seed=0)
+    s = E.fit_run(8, 2, 64, kind="surrogate", eps=1e-2, steps=400, seed=0)
     assert s["reached"]
     # at init the surrogate's NTK is the network's, so the learning rate is the same
-    r2 = E.fit_run(8, 1, 64, kind="relu", eps=1e-2, steps=1, seed=0)
+    r2 = E.fit_run(8, 2, 64, kind="relu", eps=1e-2, steps=1, seed=0)
     assert s["lr"] == pytest.approx(r2["lr"], rel=1e-12)
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(kind="tanh"), dict(width=0), dict(eps=-1.0), dict(depth=0)]
+    "kwargs, err, match",
+    [(dict(kind="tanh"), ValueError, "unknown kind 'tanh': pass kind="),
+     (dict(width=0), ValueError, "width must be an integer >= 1"),
+     (dict(eps=-1.0), ValueError, "eps must be finite and > 0"),
+     (dict(depth=0), ValueError, "depth must be an integer >= 1"),
+     # the azls MLP trains W_1..W_L: depth 1 has none (Allen-Zhu et al.'s L = depth - 1)
+     (dict(depth=1), ValueError, "trainable='hidden'.*pass depth >= 2"),
+     (dict(eps="0.1"), TypeError, "eps must be a real number")],
 )
-def test_fit_run_validates(kwargs):
-    base = dict(n=4, depth=1, width=8)
+def test_fit_run_validates(kwargs, err, match):
+    base = dict(n=4, depth=2, width=8)
     base.update(kwargs)
-    with pytest.raises((ValueError, TypeError)):
+    with pytest.raises(err, match=match):
         E.fit_run(base.pop("n"), base.pop("depth"), base.pop("width"), **base)
 
 
 def test_ntk_init_error_matches_bruteforce_and_decreases():
     X, _, _ = nl.sphere_data(5, 4, seed=2)
-    net = nl.MLP(4, 64, 2, parameterization="ntk", trainable="all", seed=2)
+    net = nl.MLP(4, 64, 3, parameterization="ntk", trainable="all", seed=2)
     K = _brute_ntk(net, X)
-    K_inf = nl.analytic_ntk(X, depth=3)  # Arora et al.'s Theta for L + 1 = 3 ReLU layers
+    K_inf = nl.analytic_ntk(X, depth=3)  # Arora et al.'s Theta for depth = 3 ReLU layers
     ref = (torch.linalg.norm(K - K_inf) / torch.linalg.norm(K_inf)).item()
-    assert E.ntk_init_error(64, depth=2, n=5, d=4, seed=2) == pytest.approx(ref, rel=1e-8)
+    assert E.ntk_init_error(64, depth=3, n=5, d=4, seed=2) == pytest.approx(ref, rel=1e-8)
     small = np.mean([E.ntk_init_error(32, n=5, d=4, seed=s) for s in range(4)])
     large = np.mean([E.ntk_init_error(1024, n=5, d=4, seed=s) for s in range(4)])
     assert large < 0.5 * small  # ~ m^{-1/2}: a factor ~5.7 expected over 32x

@@ -10,7 +10,6 @@ import torch
 
 from ntklib import models
 from ntklib.kernels import (
-    activation_constant,
     analytic_nngp,
     analytic_ntk,
     du_deep_gram,
@@ -19,6 +18,7 @@ from ntklib.kernels import (
     relu_step,
 )
 from ntklib.ntk import empirical_ntk
+from ntklib.spec import activation_constant
 
 
 def _points(n: int, d: int, seed: int = 0, unit: bool = True) -> torch.Tensor:
@@ -32,19 +32,20 @@ def _rel(a, b) -> float:
 
 
 # ----------------------------------------------------------------------------- identities
-@pytest.mark.parametrize("depth", [0, 1, 3, 7])
+@pytest.mark.parametrize("depth", [1, 3, 7])
 def test_ntk_diagonal_is_depth_plus_one_times_norm(depth):
     X = _points(6, 5, unit=False)
     K = analytic_ntk(X, depth=depth)
     torch.testing.assert_close(torch.diag(K), (depth + 1) * (X**2).sum(1), rtol=1e-12, atol=0)
 
 
-@pytest.mark.parametrize("depth", [1, 2, 5])
-def test_azls_normalised_diagonal_is_depth(depth):
+@pytest.mark.parametrize("L", [1, 2, 5])
+def test_azls_normalised_diagonal_is_L(L):
+    # Allen-Zhu et al.'s L trained hidden matrices = depth - 1 (depth = L + 1 ReLU layers)
     X = _points(5, 4)
-    k = analytic_ntk(X, depth=depth, parameterization="azls")
-    torch.testing.assert_close(torch.diag(k), torch.full((5,), float(depth), dtype=X.dtype))
-    K = analytic_ntk(X, depth=depth, parameterization="azls", width=300, d_out=3)
+    k = analytic_ntk(X, depth=L + 1, parameterization="azls")
+    torch.testing.assert_close(torch.diag(k), torch.full((5,), float(L), dtype=X.dtype))
+    K = analytic_ntk(X, depth=L + 1, parameterization="azls", width=300, d_out=3)
     torch.testing.assert_close(K, 300 / (2 * 3) * k)
 
 
@@ -63,14 +64,14 @@ def test_azls_equals_arora_minus_first_and_last_layer():
         dprod = dprod * dS
     first = first * dprod
     torch.testing.assert_close(
-        analytic_ntk(X, depth=L, parameterization="azls"), full - first - last, rtol=1e-12,
+        analytic_ntk(X, depth=L + 1, parameterization="azls"), full - first - last, rtol=1e-12,
         atol=1e-12,
     )
 
 
 def test_positive_homogeneity():
     X1, X2 = _points(4, 3, seed=1), _points(5, 3, seed=2)
-    for kw in ({"depth": 3}, {"depth": 2, "parameterization": "azls"}):
+    for kw in ({"depth": 3}, {"depth": 3, "parameterization": "azls"}):
         K = analytic_ntk(X1, X2, **kw)
         torch.testing.assert_close(analytic_ntk(2.0 * X1, 0.5 * X2, **kw), K, rtol=1e-12, atol=0)
         torch.testing.assert_close(analytic_ntk(3.0 * X1, X2, **kw), 3.0 * K, rtol=1e-12, atol=0)
@@ -104,8 +105,13 @@ def test_depth_1000_no_nan_symmetric_psd():
     eig = torch.linalg.eigvalsh(K)
     assert eig[0] > -1e-10 * eig[-1]
     torch.testing.assert_close(torch.diag(K), torch.full((10,), 1001.0, dtype=K.dtype))
-    k = analytic_ntk(X, depth=1000, parameterization="azls")
+    # L = 1000 trained layers: the normalised width=None path (one O(depth) fold)
+    k = analytic_ntk(X, depth=1001, parameterization="azls")
     assert torch.isfinite(k).all() and torch.linalg.eigvalsh(k)[0] > -1e-10 * 1000
+    torch.testing.assert_close(torch.diag(k), torch.full((10,), 1000.0, dtype=K.dtype))
+    # with A and B frozen every term grows like m, so K(m = 1) = k / 2 exactly
+    torch.testing.assert_close(k, 2 * analytic_ntk(X, depth=1001, parameterization="azls",
+                                                   width=1), rtol=1e-12, atol=1e-12)
     assert torch.isfinite(du_deep_gram(X, 1000)).all()
 
 
@@ -125,7 +131,8 @@ def test_relu_step_monte_carlo():
 
 def test_softplus_constant_matches_models_and_monte_carlo():
     c = activation_constant("softplus")
-    assert c == pytest.approx(models.activation_constant("softplus"), rel=1e-10)
+    # the constant the models and the limit-kernel fold read from the network's spec
+    assert c == models.MLP(3, 4, 2, activation="softplus", parameterization="ntk").spec.c_sigma
     z = torch.randn(1_000_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     assert 1 / c == pytest.approx(float((torch.nn.functional.softplus(z) ** 2).mean()), rel=3e-3)
     assert activation_constant("relu") == 2.0
@@ -160,7 +167,7 @@ def test_softplus_analytic_ntk_vs_wide_network():
     X = _points(5, 6, seed=6)
     errs = []
     for seed in range(3):
-        net = models.MLP(6, 1024, 1, parameterization="ntk", trainable="all",
+        net = models.MLP(6, 1024, 2, parameterization="ntk", trainable="all",
                          activation="softplus", seed=seed)
         errs.append(_rel(empirical_ntk(net, X), analytic_ntk(X, depth=2, activation="softplus")))
     assert np.mean(errs) < 0.1
@@ -172,7 +179,7 @@ def _slope(model_kwargs: dict, widths, seeds, X) -> tuple[float, list[float]]:
     for m in widths:
         sq = []
         for s in seeds:
-            net = models.MLP(X.shape[1], m, 1, seed=s, **model_kwargs)
+            net = models.MLP(X.shape[1], m, 2, seed=s, **model_kwargs)
             sq.append(_rel(empirical_ntk(net, X), limit_kernel(net, X)) ** 2)
         errs.append(math.sqrt(np.mean(sq)))
     return float(np.polyfit(np.log(widths), np.log(errs), 1)[0]), errs
@@ -196,20 +203,25 @@ def test_empirical_ntk_converges_like_inverse_sqrt_width(kwargs):
 
 def test_limit_kernel_mappings():
     X = _points(4, 5, seed=8)
-    net = models.MLP(5, 64, 3, parameterization="ntk", trainable="all")
+    # one depth convention: MLP(depth) and analytic_ntk(depth) count the same ReLU layers
+    net = models.MLP(5, 64, 4, parameterization="ntk", trainable="all")
     torch.testing.assert_close(limit_kernel(net, X), analytic_ntk(X, depth=4))
-    net = models.MLP(5, 64, 3, d_out=2, parameterization="azls", trainable="hidden")
+    net = models.MLP(5, 64, 4, d_out=2, parameterization="azls", trainable="hidden")
     torch.testing.assert_close(
-        limit_kernel(net, X), analytic_ntk(X, depth=3, parameterization="azls", width=64, d_out=2)
+        limit_kernel(net, X), analytic_ntk(X, depth=4, parameterization="azls", width=64, d_out=2)
     )
-    net = models.MLP(5, 64, 2, parameterization="azls", trainable="last")
-    torch.testing.assert_close(limit_kernel(net, X), analytic_nngp(X, depth=2,
+    net = models.MLP(5, 64, 3, parameterization="azls", trainable="last")
+    torch.testing.assert_close(limit_kernel(net, X), analytic_nngp(X, depth=3,
                                                                    parameterization="azls"))
     net = models.TwoLayerNet(5, 64)
     torch.testing.assert_close(limit_kernel(net, X), du_two_layer_gram(X))
-    for other in (models.ResNet(5, 8, 2), models.CNN(1, 2, 1, image_size=2)):
-        with pytest.raises(NotImplementedError, match="MLP"):
+    for other in (models.ResNet(5, 8, 2), models.CNN(1, 2, 1, image_size=2),
+                  models.OneWideLayerNet(4, 3, 2, wide_width=8)):
+        with pytest.raises(NotImplementedError, match="use empirical_ntk at a large width"):
             limit_kernel(other, X[:, :4])
+    softplus_azls = models.MLP(5, 8, 2, parameterization="azls", activation="softplus")
+    with pytest.raises(NotImplementedError, match="activation='relu'"):
+        limit_kernel(softplus_azls, X)
 
 
 @pytest.mark.slow
@@ -227,14 +239,14 @@ def test_limit_kernel_other_mlps_at_large_width(kwargs):
     X = _points(4, 6, seed=9)
     errs = []
     for seed in range(4):
-        net = models.MLP(6, 2048, 1, seed=seed, **kwargs)
+        net = models.MLP(6, 2048, 2, seed=seed, **kwargs)
         errs.append(_rel(empirical_ntk(net, X), limit_kernel(net, X)))
     assert np.mean(errs) < 0.12, errs  # about 4/sqrt(m) (THEORY.md C.2/C.3 calibration)
 
 
 def test_two_layer_limits():
     X = _points(4, 6, seed=10)
-    for trainable in ("hidden", "all", "last"):
+    for trainable in ("first", "all", "last"):
         errs = []
         for seed in range(3):
             net = models.TwoLayerNet(6, 4096, trainable=trainable, seed=seed)
@@ -248,8 +260,13 @@ def test_validation():
         analytic_ntk(X, depth=2, parameterization="mup")
     with pytest.raises(ValueError, match="depth"):
         analytic_ntk(X, depth=-1)
+    for p in ("ntk", "azls", "standard"):  # depth = number of ReLU layers >= 1 everywhere
+        with pytest.raises(ValueError, match="depth"):
+            analytic_ntk(X, depth=0, parameterization=p)
     with pytest.raises(ValueError, match="depth"):
-        analytic_ntk(X, depth=0, parameterization="azls")
+        analytic_nngp(X, depth=0)
+    with pytest.raises(ValueError, match="trainable='hidden'.*depth >= 2"):
+        analytic_ntk(X, depth=1, parameterization="azls")  # no hidden matrix to train
     with pytest.raises(ValueError, match="NaN"):
         analytic_ntk(torch.full((2, 2), float("nan"), dtype=torch.float64), depth=1)
     with pytest.raises(ValueError, match="shape"):
@@ -257,9 +274,9 @@ def test_validation():
     with pytest.raises(ValueError, match="input dimension"):
         analytic_ntk(X, torch.ones(2, 3, dtype=torch.float64), depth=1)
     with pytest.raises(ValueError, match="width"):
-        analytic_ntk(X, depth=2, parameterization="azls", trainable="last")
-    with pytest.raises(ValueError, match="relu"):
-        analytic_ntk(X, depth=2, parameterization="azls", activation="softplus")
+        analytic_ntk(X, depth=3, parameterization="azls", trainable="last")
+    with pytest.raises(NotImplementedError, match="activation='relu'"):
+        analytic_ntk(X, depth=3, parameterization="azls", activation="softplus")
 
 
 def test_recursion_matches_relu_step_loop_and_zero_rows():

@@ -10,7 +10,7 @@ from _helpers import close as _close
 
 import ntklib as nl
 from ntklib.layers import Conv, Dense
-from ntklib.models import activation_constant
+from ntklib.spec import activation_constant
 
 ATTRS = ("width", "depth", "parameterization", "trainable", "activation", "d_in", "d_out")
 
@@ -28,13 +28,14 @@ def _trainable_names(model):
 
 def _all_models():
     return [
-        nl.MLP(6, 16, 2, parameterization="azls"),
-        nl.MLP(6, 16, 2, parameterization="ntk", activation="softplus", d_out=3),
-        nl.MLP(6, 16, 3, parameterization="standard", trainable="all", bias=True),
+        nl.MLP(6, 16, 3, parameterization="azls"),
+        nl.MLP(6, 16, 3, parameterization="ntk", activation="softplus", d_out=3),
+        nl.MLP(6, 16, 4, parameterization="standard", trainable="all", bias=True),
         nl.TwoLayerNet(6, 16),
         nl.ResNet(6, 16, 3, style="du"),
-        nl.ResNet(6, 16, 2, style="azls", activation="softplus"),
-        nl.CNN(1, 4, 2, image_size=3, d_out=2),
+        nl.ResNet(6, 16, 3, style="azls", activation="softplus"),
+        nl.CNN(1, 4, 3, image_size=3, d_out=2),
+        nl.OneWideLayerNet(6, 4, 3, wide_width=16),
     ]
 
 
@@ -44,7 +45,7 @@ def _all_models():
 @pytest.mark.parametrize("parameterization", ["azls", "ntk", "standard"])
 def test_mlp_init_laws(parameterization):
     d_in, m, d_out = 40, 300, 4
-    net = nl.MLP(d_in, m, 2, d_out=d_out, parameterization=parameterization, seed=1)
+    net = nl.MLP(d_in, m, 3, d_out=d_out, parameterization=parameterization, seed=1)
     layers = net.weight_layers()
     assert list(layers) == ["A", "W1", "W2", "B"]
     c = 2.0
@@ -62,12 +63,12 @@ def test_mlp_init_laws(parameterization):
 
 
 def test_mlp_sigma_w_changes_only_hidden_law():
-    a = nl.MLP(10, 500, 2, sigma_w=1.0, seed=2)
-    b = nl.MLP(10, 500, 2, seed=2)
+    a = nl.MLP(10, 500, 3, sigma_w=1.0, seed=2)
+    b = nl.MLP(10, 500, 3, seed=2)
     assert _within(a.W1.weight.detach(), 1.0 / 500)
     _close(a.W1.weight * math.sqrt(2.0), b.W1.weight)
     assert torch.equal(a.A.weight, b.A.weight) and torch.equal(a.B.weight, b.B.weight)
-    ntk = nl.MLP(10, 500, 2, parameterization="ntk", sigma_w=3.0)
+    ntk = nl.MLP(10, 500, 3, parameterization="ntk", sigma_w=3.0)
     assert ntk.W1.multiplier == pytest.approx(3.0 / math.sqrt(500))
 
 
@@ -82,14 +83,16 @@ def test_softplus_constant_monte_carlo(gen):
 def test_ntk_and_standard_are_the_same_function_at_init(sphere):
     X = sphere.X
     for act in ("relu", "softplus"):
-        a = nl.MLP(6, 64, 3, parameterization="ntk", activation=act, seed=4)
-        b = nl.MLP(6, 64, 3, parameterization="standard", activation=act, seed=4)
+        a = nl.MLP(6, 64, 4, parameterization="ntk", activation=act, seed=4)
+        b = nl.MLP(6, 64, 4, parameterization="standard", activation=act, seed=4)
         _close(a(X), b(X), rtol=1e-12, atol=1e-12)
 
 
 def test_twolayer_init():
     net = nl.TwoLayerNet(5, 2000, seed=3)
-    assert set(net.weight_layers()) == {"W", "a"} and net.depth == 0
+    # one hidden activation layer: depth = Du et al.'s H = 1, Allen-Zhu et al.'s L = 0
+    assert set(net.weight_layers()) == {"W", "a"} and net.depth == 1
+    assert net.H == 1 and net.L == 0
     assert _within(net.W.weight.detach(), 1.0)
     a = net.a.weight.detach()
     assert set(a.unique().tolist()) == {-1.0, 1.0}
@@ -107,7 +110,7 @@ def test_resnet_du_init_all_standard_normal():
 def test_seed_determinism_and_global_rng_untouched():
     torch.manual_seed(0)
     state = torch.random.get_rng_state()
-    a, b, c = nl.MLP(4, 8, 2, seed=7), nl.MLP(4, 8, 2, seed=7), nl.MLP(4, 8, 2, seed=8)
+    a, b, c = nl.MLP(4, 8, 3, seed=7), nl.MLP(4, 8, 3, seed=7), nl.MLP(4, 8, 3, seed=8)
     assert torch.equal(torch.random.get_rng_state(), state)
     for name in a.weight_layers():
         assert torch.equal(getattr(a, name).weight, getattr(b, name).weight)
@@ -119,10 +122,11 @@ def test_seed_determinism_and_global_rng_untouched():
 
 @pytest.mark.parametrize(
     "trainable, names",
-    [("hidden", {"W1", "W2"}), ("all", {"A", "W1", "W2", "B"}), ("last", {"B"})],
+    [("hidden", {"W1", "W2"}), ("all", {"A", "W1", "W2", "B"}), ("last", {"B"}),
+     ("first", {"A"})],
 )
 def test_mlp_trainable_sets(trainable, names, sphere):
-    net = nl.MLP(6, 8, 2, trainable=trainable)
+    net = nl.MLP(6, 8, 3, trainable=trainable)
     assert _trainable_names(net) == names
     for name, layer in net.weight_layers().items():
         assert layer.weight.requires_grad == (name in names)
@@ -134,12 +138,47 @@ def test_mlp_trainable_sets(trainable, names, sphere):
 def test_other_models_trainable_sets():
     assert _trainable_names(nl.TwoLayerNet(3, 5)) == {"W"}
     assert _trainable_names(nl.TwoLayerNet(3, 5, trainable="all")) == {"W", "a"}
+    assert _trainable_names(nl.TwoLayerNet(3, 5, trainable="last")) == {"a"}
     assert _trainable_names(nl.ResNet(3, 5, 2)) == {"W1", "W2", "a"}
-    assert _trainable_names(nl.ResNet(3, 5, 2, trainable="hidden")) == {"W1", "W2"}
-    assert _trainable_names(nl.ResNet(3, 5, 2, style="azls", trainable="hidden")) == {"W1", "W2"}
-    assert _trainable_names(nl.CNN(1, 2, 2, trainable="last")) == {"B"}
-    assert _trainable_names(nl.MLP(3, 5, 1, bias=True)) == {"W1"}
-    assert not nl.MLP(3, 5, 1, bias=True).A.bias.requires_grad
+    # "hidden" = every layer except the input and the output layer, for every model
+    assert _trainable_names(nl.ResNet(3, 5, 3, trainable="hidden")) == {"W2", "W3"}
+    assert _trainable_names(nl.ResNet(3, 5, 2, trainable="hidden")) == {"W2"}
+    assert _trainable_names(nl.ResNet(3, 5, 3, style="azls", trainable="hidden")) == {"W1", "W2"}
+    assert _trainable_names(nl.ResNet(3, 5, 3, trainable="first")) == {"W1"}
+    assert _trainable_names(nl.CNN(1, 2, 3, trainable="last")) == {"B"}
+    assert _trainable_names(nl.CNN(1, 2, 3, trainable="hidden")) == {"W1", "W2"}
+    assert _trainable_names(nl.CNN(1, 2, 3, trainable="first")) == {"A"}
+    wide = dict(wide_width=6)
+    assert _trainable_names(nl.OneWideLayerNet(3, 4, 3, trainable="hidden", **wide)) == {"W2", "W3"}
+    assert _trainable_names(nl.OneWideLayerNet(3, 4, 3, trainable="first", **wide)) == {"W1"}
+    assert _trainable_names(nl.MLP(3, 5, 2, bias=True)) == {"W1"}
+    assert not nl.MLP(3, 5, 2, bias=True).A.bias.requires_grad
+    # a network without a layer between input and output layer has nothing to train as "hidden"
+    for build in (lambda: nl.MLP(3, 5, 1), lambda: nl.TwoLayerNet(3, 5, trainable="hidden"),
+                  lambda: nl.ResNet(3, 5, 1, trainable="hidden"),
+                  lambda: nl.CNN(1, 2, 1, trainable="hidden"),
+                  lambda: nl.OneWideLayerNet(3, 4, 1, wide_width=6, trainable="hidden")):
+        with pytest.raises(ValueError, match="trainable='hidden'.*depth >= 2"):
+            build()
+
+
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_depth_convention_and_paper_aliases(depth):
+    """depth = number of hidden activation layers; L = depth - 1 (Allen-Zhu et al.), H = depth
+    (Du et al.); the spec lists the model's layers with their current trained flags."""
+    X = torch.randn(3, 9, generator=torch.Generator().manual_seed(0))
+    for net in (nl.MLP(9, 6, depth, trainable="all"), nl.ResNet(9, 6, depth),
+                nl.ResNet(9, 6, depth, style="azls", trainable="all"),
+                nl.CNN(1, 2, depth, image_size=3), nl.OneWideLayerNet(9, 4, depth, wide_width=6)):
+        assert net.depth == depth and net.L == depth - 1 and net.H == depth
+        assert len(net.features(X).hidden) == depth
+        assert len(net.weight_layers()) == depth + 1
+        assert net.spec.names == list(net.weight_layers())
+    mlp = nl.MLP(9, 6, depth, trainable="all")
+    assert list(mlp.weight_layers()) == ["A"] + [f"W{l}" for l in range(1, depth)] + ["B"]
+    assert mlp.spec.trainable_names == list(mlp.weight_layers())
+    mlp.B.weight.requires_grad_(False)
+    assert mlp.spec.trainable_names == list(mlp.weight_layers())[:-1]
 
 
 @pytest.mark.parametrize("model", _all_models(), ids=lambda m: type(m).__name__)
@@ -170,7 +209,7 @@ def test_mlp_forward_matches_hand_written(sphere):
     m = 32
     for p in ("azls", "ntk", "standard"):
         for act, phi in (("relu", torch.relu), ("softplus", F.softplus)):
-            net = nl.MLP(6, m, 2, d_out=2, parameterization=p, activation=act, seed=9)
+            net = nl.MLP(6, m, 3, d_out=2, parameterization=p, activation=act, seed=9)
             A, W1, W2, B = (getattr(net, k).weight.detach() for k in ("A", "W1", "W2", "B"))
             s = math.sqrt(activation_constant(act) / m) if p == "ntk" else 1.0
             h0 = phi(X @ A.T)
@@ -184,10 +223,12 @@ def test_mlp_forward_matches_hand_written(sphere):
 
 
 def test_ntk_softplus_mlp_is_du_fully_connected_net(sphere):
-    """DESIGN.md: "ntk" + c_sigma is Du et al.'s x^(h) = sqrt(c/m) sigma(W^(h) x^(h-1)), H = L+1."""
+    """DESIGN.md: "ntk" + c_sigma is Du et al.'s x^(h) = sqrt(c/m) sigma(W^(h) x^(h-1)),
+    H = depth."""
     X, m = sphere.X, 40
     c = activation_constant("softplus")
-    net = nl.MLP(6, m, 2, parameterization="ntk", activation="softplus", seed=2)
+    net = nl.MLP(6, m, 3, parameterization="ntk", activation="softplus", seed=2)
+    assert net.H == 3
     x = X
     for name in ("A", "W1", "W2"):
         x = math.sqrt(c / m) * F.softplus(x @ getattr(net, name).weight.detach().T)
@@ -195,7 +236,7 @@ def test_ntk_softplus_mlp_is_du_fully_connected_net(sphere):
 
 
 def test_mlp_bias_forward(sphere):
-    net = nl.MLP(6, 8, 1, trainable="all", bias=True, seed=1)
+    net = nl.MLP(6, 8, 2, trainable="all", bias=True, seed=1)
     with torch.no_grad():
         for layer in net.weight_layers().values():
             layer.bias.uniform_(-1, 1, generator=torch.Generator().manual_seed(2))
@@ -225,7 +266,7 @@ def test_resnet_forward_matches_hand_written(sphere):
         for h in (1, 2):
             x = x + c_res / (H * math.sqrt(m)) * phi(x @ W[h].T)
         _close(net(X), x @ net.a.weight.detach().T, rtol=1e-12, atol=1e-12)
-    net = nl.ResNet(6, m, 2, style="azls", c_res=c_res, seed=4)
+    net = nl.ResNet(6, m, 3, style="azls", c_res=c_res, seed=4)  # L = 2 residual blocks
     A, W1, W2, B = (getattr(net, k).weight.detach() for k in ("A", "W1", "W2", "B"))
     h = torch.relu(X @ A.T)
     h = torch.relu(h + c_res * h @ W1.T)
@@ -244,8 +285,8 @@ def _conv_by_unfold(x, weight, multiplier):
 def test_cnn_forward_matches_unfold(residual):
     g = torch.Generator().manual_seed(5)
     X = torch.randn(4, 2, 6, 6, generator=g)
-    C, L = 5, 2
-    net = nl.CNN(2, C, L, residual=residual, image_size=6, d_out=3, seed=6)
+    C, L = 5, 2  # L hidden C -> C convolutions: depth = L + 1 conv + activation layers
+    net = nl.CNN(2, C, L + 1, residual=residual, image_size=6, d_out=3, seed=6)
     h = torch.relu(_conv_by_unfold(X, net.A.weight.detach(), 1.0))
     for ell in (1, 2):
         z = _conv_by_unfold(h, getattr(net, f"W{ell}").weight.detach(), math.sqrt(2 / (C * 9)))
@@ -281,13 +322,13 @@ def _fd_check(model, X, n_coords=12):
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: nl.MLP(6, 10, 2, trainable="all", activation="softplus"),
-        lambda: nl.MLP(6, 10, 2, parameterization="ntk", trainable="all"),
-        lambda: nl.MLP(6, 10, 1, trainable="all", bias=True),
+        lambda: nl.MLP(6, 10, 3, trainable="all", activation="softplus"),
+        lambda: nl.MLP(6, 10, 3, parameterization="ntk", trainable="all"),
+        lambda: nl.MLP(6, 10, 2, trainable="all", bias=True),
         lambda: nl.ResNet(6, 10, 3, activation="softplus"),
-        lambda: nl.ResNet(6, 10, 2, style="azls"),
+        lambda: nl.ResNet(6, 10, 3, style="azls"),
         lambda: nl.TwoLayerNet(6, 10, trainable="all"),
-        lambda: nl.CNN(1, 3, 1, image_size=4, residual=True, activation="softplus"),
+        lambda: nl.CNN(1, 3, 2, image_size=4, residual=True, activation="softplus"),
     ],
 )
 def test_gradients_match_finite_differences(make, sphere):
@@ -303,13 +344,13 @@ def test_gradients_match_finite_differences(make, sphere):
 def test_azls_forward_norms_near_one():
     """THEORY.md B.5.1 calibration: L = 3, m = 4096 gives ||h_L|| in [0.925, 1.022]."""
     X, _, _ = nl.sphere_data(32, 10, seed=0)
-    net = nl.MLP(10, 4096, 3, seed=0)
+    net = nl.MLP(10, 4096, 4, seed=0)  # L = 3
     with torch.no_grad():
         norms = torch.stack([h.norm(dim=1) for h in net.features(X).hidden])  # (L+1, n)
     assert norms.min() > 0.9 and norms.max() < 1.1
     # deviations shrink with width (Lemma 7.1: ~ sqrt(L log(nL) / m))
     with torch.no_grad():
-        narrow = torch.stack([h.norm(dim=1) for h in nl.MLP(10, 64, 3).features(X).hidden])
+        narrow = torch.stack([h.norm(dim=1) for h in nl.MLP(10, 64, 4).features(X).hidden])
     assert (narrow - 1).abs().max() > 2 * (norms - 1).abs().max()
 
 
@@ -321,7 +362,7 @@ def test_du_normalisation_keeps_norms_near_one():
     # tolerances: ~1.5-2x the largest deviation seen over 6 seeds (ReLU 0.21, softplus 0.072); a
     # wrong constant (e.g. c = 2 for softplus) would give norms ~ sqrt(2 / 1.0855) = 1.36
     for act, tol in (("relu", 0.32), ("softplus", 0.15)):
-        net = nl.MLP(10, m, 3, parameterization="ntk", activation=act, seed=2)
+        net = nl.MLP(10, m, 4, parameterization="ntk", activation=act, seed=2)
         c = activation_constant(act)
         with torch.no_grad():
             for h in net.features(X).hidden:
@@ -334,7 +375,7 @@ def test_du_normalisation_keeps_norms_near_one():
 
 def test_linearize_equals_model_at_init_and_is_linear(sphere):
     X = sphere.X
-    net = nl.MLP(6, 20, 2, activation="softplus", trainable="all", seed=1)
+    net = nl.MLP(6, 20, 3, activation="softplus", trainable="all", seed=1)
     lin = nl.linearize(net)
     _close(lin(X), net(X), rtol=1e-12, atol=1e-12)
     assert {n for n, _ in lin.named_parameters()} == {
@@ -370,7 +411,7 @@ def test_linearize_equals_model_at_init_and_is_linear(sphere):
 
 def test_linearize_gradient_is_initial_jacobian(sphere):
     X = sphere.X
-    net = nl.MLP(6, 12, 2, seed=3)  # trainable="hidden"
+    net = nl.MLP(6, 12, 3, seed=3)  # trainable="hidden"
     lin = nl.linearize(net)
     assert set(lin.params) == {"W1__weight", "W2__weight"}
     with torch.no_grad():
@@ -381,7 +422,7 @@ def test_linearize_gradient_is_initial_jacobian(sphere):
     for a, b in zip(grads, want):
         _close(a, b, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="trainable"):
-        nl.linearize(nl.MLP(6, 4, 1).requires_grad_(False))
+        nl.linearize(nl.MLP(6, 4, 2).requires_grad_(False))
 
 
 # ----------------------------------------------------------------------------- scaled
@@ -389,7 +430,7 @@ def test_linearize_gradient_is_initial_jacobian(sphere):
 
 def test_scaled_zero_at_init_and_scaled_difference(sphere):
     X = sphere.X
-    net = nl.MLP(6, 16, 2, seed=4)
+    net = nl.MLP(6, 16, 3, seed=4)
     sc = nl.scaled(net, 7.0)
     assert torch.equal(sc(X), torch.zeros(len(X), 1))
     assert sc.weight_layers() == net.weight_layers()
@@ -409,8 +450,8 @@ def test_scaled_zero_at_init_and_scaled_difference(sphere):
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: nl.MLP(6, 24, 3, trainable="all", d_out=2), lambda: nl.TwoLayerNet(6, 24),
-             lambda: nl.MLP(6, 24, 2, parameterization="ntk")],
+    "make", [lambda: nl.MLP(6, 24, 4, trainable="all", d_out=2), lambda: nl.TwoLayerNet(6, 24),
+             lambda: nl.MLP(6, 24, 3, parameterization="ntk")],
 )
 def test_fixed_pattern_equals_relu_at_init_everywhere(make, sphere):
     net = make()
@@ -429,7 +470,7 @@ def test_fixed_pattern_equals_relu_at_init_everywhere(make, sphere):
 
 def test_fixed_pattern_is_gated_linear_and_round_trips(sphere):
     X = sphere.X
-    net = nl.MLP(6, 16, 2, seed=5)
+    net = nl.MLP(6, 16, 3, seed=5)
     sur = nl.FixedPatternNet.from_net(net)
     masks = sur.gates(X)
     assert len(masks) == 3 and masks[0].dtype == torch.bool
@@ -459,14 +500,14 @@ def test_fixed_pattern_is_gated_linear_and_round_trips(sphere):
 
 def test_fixed_pattern_rejects_non_relu():
     with pytest.raises(ValueError, match="ReLU"):
-        nl.FixedPatternNet.from_net(nl.MLP(3, 4, 1, activation="softplus"))
+        nl.FixedPatternNet.from_net(nl.MLP(3, 4, 2, activation="softplus"))
     with pytest.raises(TypeError):
         nl.FixedPatternNet.from_net(nl.ResNet(3, 4, 1))
 
 
 def test_wrappers_follow_dtype_changes(sphere):
     X32 = sphere.X.float()
-    net = nl.MLP(6, 8, 1)
+    net = nl.MLP(6, 8, 2)
     for wrapped in (nl.FixedPatternNet.from_net(net, sphere.X), nl.linearize(net),
                     nl.scaled(net, 2.0)):
         wrapped = wrapped.to(torch.float32)
@@ -478,35 +519,39 @@ def test_wrappers_follow_dtype_changes(sphere):
 
 
 @pytest.mark.parametrize(
-    "build, err",
+    "build, err, match",
     [
-        (lambda: nl.MLP(3, 0, 1), ValueError),
-        (lambda: nl.MLP(3, 4, 0), ValueError),
-        (lambda: nl.MLP(0, 4, 1), ValueError),
-        (lambda: nl.MLP(3, 4.0, 1), TypeError),
-        (lambda: nl.MLP(3, 4, 1, parameterization="mup"), ValueError),
-        (lambda: nl.MLP(3, 4, 1, trainable="first"), ValueError),
-        (lambda: nl.MLP(3, 4, 1, activation="tanh"), ValueError),
-        (lambda: nl.MLP(3, 4, 1, dtype="float64"), TypeError),
-        (lambda: nl.MLP(3, 4, 1, dtype=torch.int64), ValueError),
-        (lambda: nl.MLP(3, 4, 1, seed=-3), ValueError),
-        (lambda: nl.MLP(3, 4, 1, sigma_w=0.0), ValueError),
-        (lambda: nl.TwoLayerNet(3, 0), ValueError),
-        (lambda: nl.ResNet(3, 4, 0), ValueError),
-        (lambda: nl.ResNet(3, 4, 1, style="he"), ValueError),
-        (lambda: nl.ResNet(3, 4, 1, c_res=-0.1), ValueError),
-        (lambda: nl.CNN(1, 0, 1), ValueError),
-        (lambda: nl.CNN(1, 4, 1, kernel_size=2), ValueError),
-        (lambda: nl.CNN(1, 4, 1, residual="yes"), TypeError),
+        (lambda: nl.MLP(3, 0, 2), ValueError, "width"),
+        (lambda: nl.MLP(3, 4, 0), ValueError, "depth"),
+        (lambda: nl.MLP(0, 4, 2), ValueError, "d_in"),
+        (lambda: nl.MLP(3, 4.0, 2), TypeError, "width"),
+        (lambda: nl.MLP(3, 4, 2, parameterization="mup"), ValueError, "parameterization"),
+        (lambda: nl.MLP(3, 4, 2, trainable="middle"), ValueError, "trainable"),
+        (lambda: nl.MLP(3, 4, 1, trainable="hidden"), ValueError, "trainable.*depth >= 2"),
+        (lambda: nl.MLP(3, 4, 2, activation="tanh"), ValueError, "activation"),
+        (lambda: nl.MLP(3, 4, 2, dtype="float64"), TypeError, "dtype"),
+        (lambda: nl.MLP(3, 4, 2, dtype=torch.int64), ValueError, "dtype"),
+        (lambda: nl.MLP(3, 4, 2, seed=-3), ValueError, "seed"),
+        (lambda: nl.MLP(3, 4, 2, sigma_w=0.0), ValueError, "sigma_w"),
+        (lambda: nl.MLP(3, 4, 2, sigma_w="1"), TypeError, "sigma_w"),
+        (lambda: nl.TwoLayerNet(3, 0), ValueError, "width"),
+        (lambda: nl.TwoLayerNet(3, 4, trainable="hidden"), ValueError, "trainable"),
+        (lambda: nl.ResNet(3, 4, 0), ValueError, "depth"),
+        (lambda: nl.ResNet(3, 4, 1, style="he"), ValueError, "style"),
+        (lambda: nl.ResNet(3, 4, 1, c_res=-0.1), ValueError, "c_res"),
+        (lambda: nl.CNN(1, 0, 1), ValueError, "channels"),
+        (lambda: nl.CNN(1, 4, 0), ValueError, "depth"),
+        (lambda: nl.CNN(1, 4, 1, kernel_size=2), ValueError, "kernel_size"),
+        (lambda: nl.CNN(1, 4, 1, residual="yes"), TypeError, "residual"),
     ],
 )
-def test_bad_constructor_arguments(build, err):
-    with pytest.raises(err):
+def test_bad_constructor_arguments(build, err, match):
+    with pytest.raises(err, match=match):
         build()
 
 
 def test_bad_inputs_have_clear_messages():
-    net = nl.MLP(3, 4, 1)
+    net = nl.MLP(3, 4, 2)
     with pytest.raises(ValueError, match="expects d_in=3"):
         net(torch.zeros(5, 4))
     with pytest.raises(ValueError, match="2 dimensions"):
@@ -530,12 +575,12 @@ def test_bad_inputs_have_clear_messages():
 @pytest.mark.gpu
 def test_models_run_on_cuda(sphere):
     dev = nl.pick_device("cuda")
-    for make in (lambda d: nl.MLP(6, 32, 2, seed=1, device=d),
+    for make in (lambda d: nl.MLP(6, 32, 3, seed=1, device=d),
                  lambda d: nl.ResNet(6, 32, 2, seed=1, device=d)):
         cpu, gpu = make(None), make(dev)
         assert gpu.W1.weight.device.type == "cuda"
         _close(gpu(sphere.X.to(dev)).cpu(), cpu(sphere.X))
-    sur = nl.FixedPatternNet.from_net(nl.MLP(6, 32, 2)).to(dev)
-    lin = nl.linearize(nl.MLP(6, 32, 2)).to(dev)
+    sur = nl.FixedPatternNet.from_net(nl.MLP(6, 32, 3)).to(dev)
+    lin = nl.linearize(nl.MLP(6, 32, 3)).to(dev)
     Xd = sphere.X.to(dev)
     _close(sur(Xd), lin(Xd))

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from ntklib import models
+from ntklib import models, wrappers
 from ntklib.ntk import (
     empirical_ntk,
     kernel_drift,
     kernel_drift_hook,
     lambda_max,
     min_eigenvalue,
+    ntk_learning_rate,
 )
 
 RTOL = 1e-10
@@ -69,27 +70,27 @@ D_IN = 16  # CNN below uses 1 x 4 x 4 images (flattened)
 def _families():
     cases = {}
     for p in ("ntk", "azls", "standard"):
-        for t in ("all", "hidden", "last"):
+        for t in ("all", "hidden", "last", "first"):
             cases[f"mlp-{p}-{t}"] = lambda p=p, t=t: models.MLP(
-                D_IN, 6, 2, parameterization=p, trainable=t, seed=1
+                D_IN, 6, 3, parameterization=p, trainable=t, seed=1
             )
     cases["mlp-bias-dout2"] = lambda: models.MLP(
-        D_IN, 5, 1, d_out=2, parameterization="ntk", trainable="all", bias=True, seed=2
+        D_IN, 5, 2, d_out=2, parameterization="ntk", trainable="all", bias=True, seed=2
     )
     cases["mlp-softplus"] = lambda: models.MLP(
-        D_IN, 5, 2, parameterization="ntk", trainable="all", activation="softplus", seed=3
+        D_IN, 5, 3, parameterization="ntk", trainable="all", activation="softplus", seed=3
     )
     cases["two-layer"] = lambda: models.TwoLayerNet(D_IN, 7, seed=4)
     cases["two-layer-all"] = lambda: models.TwoLayerNet(D_IN, 7, trainable="all", seed=4)
     cases["resnet-du"] = lambda: models.ResNet(D_IN, 6, 3, d_out=2, seed=5)
-    cases["resnet-azls"] = lambda: models.ResNet(D_IN, 6, 2, style="azls", trainable="all")
-    cases["cnn"] = lambda: models.CNN(1, 3, 2, image_size=4, d_out=2, seed=6)
-    cases["cnn-residual"] = lambda: models.CNN(1, 3, 1, residual=True, image_size=4, seed=7)
-    cases["fixed-pattern"] = lambda: models.FixedPatternNet.from_net(
-        models.MLP(D_IN, 6, 2, parameterization="ntk", trainable="all", seed=8)
+    cases["resnet-azls"] = lambda: models.ResNet(D_IN, 6, 3, style="azls", trainable="all")
+    cases["cnn"] = lambda: models.CNN(1, 3, 3, image_size=4, d_out=2, seed=6)
+    cases["cnn-residual"] = lambda: models.CNN(1, 3, 2, residual=True, image_size=4, seed=7)
+    cases["fixed-pattern"] = lambda: wrappers.FixedPatternNet.from_net(
+        models.MLP(D_IN, 6, 3, parameterization="ntk", trainable="all", seed=8)
     )
-    cases["scaled"] = lambda: models.scaled(
-        models.MLP(D_IN, 6, 1, parameterization="ntk", trainable="all", seed=9), 3.0
+    cases["scaled"] = lambda: wrappers.scaled(
+        models.MLP(D_IN, 6, 2, parameterization="ntk", trainable="all", seed=9), 3.0
     )
     return cases
 
@@ -118,7 +119,7 @@ def test_layerwise_equals_jacobian_equals_autograd_loop(name):
 
 
 def test_trainable_only_false_includes_frozen_layers():
-    model = models.MLP(D_IN, 5, 1, parameterization="azls", trainable="hidden", seed=0)
+    model = models.MLP(D_IN, 5, 2, parameterization="azls", trainable="hidden", seed=0)
     X = _inputs(4, D_IN)
     ref = explicit_ntk(model, X, trainable_only=False)
     for method in ("layerwise", "jacobian"):
@@ -127,9 +128,34 @@ def test_trainable_only_false_includes_frozen_layers():
     assert _rel(empirical_ntk(model, X), ref) > 1e-3  # frozen layers do change the kernel
 
 
+def test_layers_option_sums_over_the_named_layers_only():
+    """``layers=[...]`` is the kernel of those layers (trained or frozen), e.g. Du et al.'s
+    G^(H)."""
+    model = models.MLP(D_IN, 5, 3, parameterization="ntk", trainable="hidden", seed=4)
+    X = _inputs(4, D_IN)
+    frozen = copy.deepcopy(model).requires_grad_(False)
+    frozen.W2.weight.requires_grad_(True)  # reference: only W2 enters the autograd loop
+    ref = explicit_ntk(frozen, X)
+    for method in ("layerwise", "jacobian"):
+        assert _rel(empirical_ntk(model, X, method=method, layers=["W2"]), ref) < RTOL
+    frozen.A.weight.requires_grad_(True)
+    both = explicit_ntk(frozen, X)  # A (frozen in the model) and W2
+    assert _rel(empirical_ntk(model, X, layers=["A", "W2"]), both) < RTOL
+    with pytest.raises(ValueError, match="unknown layers.*'W9'"):
+        empirical_ntk(model, X, layers=["W9"])
+
+
+def test_ntk_learning_rate_is_factor_over_lambda_max():
+    model = models.MLP(D_IN, 6, 2, parameterization="ntk", trainable="all", seed=5)
+    X = _inputs(5, D_IN)
+    lam = float(torch.linalg.eigvalsh(explicit_ntk(model, X))[-1])
+    assert ntk_learning_rate(model, X, factor=0.5) == pytest.approx(0.5 / lam, rel=1e-10)
+    assert ntk_learning_rate(model, X, loss="mse_mean") == pytest.approx(5 / lam, rel=1e-10)
+
+
 def test_linearize_wrapper_via_jacobian():
-    net = models.MLP(D_IN, 6, 1, parameterization="ntk", trainable="all", seed=3)
-    lin = models.linearize(net)
+    net = models.MLP(D_IN, 6, 2, parameterization="ntk", trainable="all", seed=3)
+    lin = wrappers.linearize(net)
     X = _inputs(5, D_IN)
     with torch.no_grad():  # move away from theta_0: the linear model's NTK must not change
         for p in lin.parameters():
@@ -144,7 +170,7 @@ def test_linearize_wrapper_via_jacobian():
 
 @pytest.mark.parametrize("method", ["layerwise", "jacobian"])
 def test_symmetric_psd_and_chunked(method):
-    model = models.MLP(D_IN, 8, 2, d_out=2, parameterization="ntk", trainable="all", seed=0)
+    model = models.MLP(D_IN, 8, 3, d_out=2, parameterization="ntk", trainable="all", seed=0)
     X, X2 = _inputs(7, D_IN, seed=3), _inputs(5, D_IN, seed=4)
     for output in ("scalar", "full"):
         K = empirical_ntk(model, X, method=method, output=output)
@@ -159,7 +185,7 @@ def test_symmetric_psd_and_chunked(method):
 
 
 def test_memory_refusal_and_suggested_chunk():
-    model = models.MLP(D_IN, 32, 2, parameterization="ntk", trainable="all", seed=0)
+    model = models.MLP(D_IN, 32, 3, parameterization="ntk", trainable="all", seed=0)
     X = _inputs(64, D_IN)
     with pytest.raises(ValueError, match="chunk_size"):
         empirical_ntk(model, X, max_bytes=1000)
@@ -174,7 +200,7 @@ def test_memory_refusal_and_suggested_chunk():
 
 
 def test_float32_matches_float64():
-    m64 = models.MLP(D_IN, 64, 2, parameterization="ntk", trainable="all", seed=0)
+    m64 = models.MLP(D_IN, 64, 3, parameterization="ntk", trainable="all", seed=0)
     m32 = copy.deepcopy(m64).to(torch.float32)  # same weights, rounded
     X = _inputs(6, D_IN)
     K32 = empirical_ntk(m32, X.float())
@@ -183,7 +209,7 @@ def test_float32_matches_float64():
 
 
 def test_input_validation():
-    model = models.MLP(D_IN, 4, 1, seed=0)
+    model = models.MLP(D_IN, 4, 2, seed=0)
     X = _inputs(3, D_IN)
     with pytest.raises(TypeError, match="dtype"):
         empirical_ntk(model, X.float())
@@ -199,7 +225,7 @@ def test_input_validation():
 
 
 def test_kernel_drift_and_hook():
-    model0 = models.MLP(D_IN, 16, 1, parameterization="ntk", trainable="all", seed=0)
+    model0 = models.MLP(D_IN, 16, 2, parameterization="ntk", trainable="all", seed=0)
     X = _inputs(6, D_IN)
     model = copy.deepcopy(model0)
     assert kernel_drift(model0, model, X) == 0.0
@@ -219,7 +245,7 @@ def test_kernel_drift_and_hook():
 def test_kernel_drift_hook_with_train():
     from ntklib.train import train
 
-    model = models.MLP(D_IN, 32, 1, parameterization="ntk", trainable="all", seed=0)
+    model = models.MLP(D_IN, 32, 2, parameterization="ntk", trainable="all", seed=0)
     X = _inputs(8, D_IN)
     y = torch.sin(3 * X[:, 0])
     hook = kernel_drift_hook(copy.deepcopy(model), X, 2)
@@ -240,7 +266,7 @@ def test_eigenvalue_helpers():
 
 
 def test_works_inside_no_grad():
-    model = models.MLP(D_IN, 6, 1, parameterization="ntk", trainable="all", seed=0)
+    model = models.MLP(D_IN, 6, 2, parameterization="ntk", trainable="all", seed=0)
     X = _inputs(4, D_IN)
     ref = empirical_ntk(model, X)
     with torch.no_grad():

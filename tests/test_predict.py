@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.kernel_ridge import KernelRidge
 
-from ntklib import models
+from ntklib import models, wrappers
 from ntklib.kernels import analytic_ntk
 from ntklib.ntk import empirical_ntk, lambda_max
 from ntklib.predict import (
@@ -59,6 +59,17 @@ def test_kernel_regression_validation():
         kernel_regression(K, y, Kt.T)
     with pytest.raises(ValueError, match="singular"):
         kernel_regression(torch.zeros(3, 3, dtype=torch.float64), torch.ones(3))
+    # a duplicated input makes K exactly singular in theory, numerically singular in float64:
+    # refused with the fix (ridge > 0), which then gives sklearn's ridge solution
+    _, _, _, X = _setup()
+    Xd = torch.cat([X[:4], X[:1]])
+    Kd = analytic_ntk(Xd, depth=2)
+    yd = torch.arange(5, dtype=torch.float64)
+    with pytest.raises(ValueError, match="singular.*ridge"):
+        kernel_regression(Kd, yd)
+    ref = KernelRidge(kernel="precomputed", alpha=1e-3).fit(Kd.numpy(), yd.numpy())
+    np.testing.assert_allclose(kernel_regression(Kd, yd, ridge=1e-3).numpy(),
+                               ref.predict(Kd.numpy()), rtol=1e-8)
 
 
 def _manual_gd(K, r0, eta, k):
@@ -118,13 +129,13 @@ def test_gd_dynamics_equals_trained_linearised_network(loss):
     X = _points(10, 6, seed=4)
     Xt = _points(4, 6, seed=5)
     y = torch.sin(2 * X[:, 0]) + X[:, 1]
-    net = models.MLP(6, 32, 1, parameterization="ntk", trainable="all", seed=0)
+    net = models.MLP(6, 32, 2, parameterization="ntk", trainable="all", seed=0)
     K = empirical_ntk(net, X)
     Kt = empirical_ntk(net, Xt, X)
     with torch.no_grad():
         f0, f0t = net(X), net(Xt)
     lr = (1.0 if loss == "mse_sum" else 10.0) / lambda_max(K)
-    lin = models.linearize(net)
+    lin = wrappers.linearize(net)
     hist = train(lin, X, y, lr=lr, steps=25, loss=loss)
     dyn = gd_dynamics(K, y, f0, lr, 25, loss=loss, K_test_train=Kt, f0_test=f0t)
     with torch.no_grad():
@@ -147,5 +158,15 @@ def test_eigen_projection_curve_and_label_complexity():
         label_complexity(torch.zeros(2, 2, dtype=torch.float64), torch.ones(2))
     with pytest.raises(ValueError, match="lr"):
         eigen_projection_curve(K, y, -1.0, 3)
+    # discrete GD diverges when lr * lambda_max > 2: refused, naming the stable bound
+    unstable = 2.1 / lambda_max(K)
+    with pytest.raises(ValueError, match="lambda_max.*> 2.*pass lr < 2 / lambda_max"):
+        eigen_projection_curve(K, y, unstable, 3)
+    with pytest.raises(ValueError, match="lambda_max.*> 2.*continuous=True"):
+        gd_dynamics(K, y, torch.zeros_like(y), unstable, 3)
+    with pytest.raises(ValueError, match="> 2"):  # mse_mean: the bound is on lr / n
+        gd_dynamics(K, y, torch.zeros_like(y), 12 * unstable, 3, loss="mse_mean")
+    flow = gd_dynamics(K, y, torch.zeros_like(y), unstable, [0, 1e6], continuous=True)
+    torch.testing.assert_close(flow.f_train[-1], y, rtol=1e-6, atol=1e-8)  # flow is stable
     with pytest.raises(ValueError, match="loss"):
         gd_dynamics(K, y, y, 0.1, 3, loss="l1")

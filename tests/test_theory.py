@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import ntklib.theory as th
-from ntklib.theory import BOUNDS, fit_slope, steps_to_reach
+from ntklib.analysis import fit_slope, steps_to_reach
+from ntklib.theory import BOUNDS
 
 NS = np.array([10, 20, 40, 80, 160])
 
@@ -144,14 +145,19 @@ def test_steps_to_reach():
         steps_to_reach(loss, -1.0)
 
 
-@pytest.mark.parametrize("call", [lambda: th.azls_width(0, 1, 0.1), lambda: th.azls_width(2, 1, 0),
-                                  lambda: th.azls_width(2.5, 1, 0.1),
-                                  lambda: th.azls_iterations(10, 2, 0.1, 1.5),
-                                  lambda: th.zou_gu_width(-3, 1), lambda: th.nguyen_width(10, "x"),
-                                  lambda: th.du_two_layer_width(10, 0.0, 0.1),
-                                  lambda: th.du_two_layer_width(10, 0.1, 1.0),
-                                  lambda: th.azls_width(10, 2, 2.5),
-                                  lambda: th.noy_width(10, True)])
-def test_bad_arguments_raise(call):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: th.azls_width(0, 1, 0.1), ValueError, "n must be"),
+    (lambda: th.azls_width(2, 1, 0), ValueError, "delta must be"),
+    (lambda: th.azls_width(2.5, 1, 0.1), ValueError, "n must be an integer"),
+    (lambda: th.azls_iterations(10, 2, 0.1, 1.5), ValueError, "eps"),
+    (lambda: th.zou_gu_width(-3, 1), ValueError, "n must be"),
+    (lambda: th.nguyen_width(10, "x"), ValueError, "kind"),
+    (lambda: th.du_two_layer_width(10, 0.0, 0.1), ValueError, "lambda0"),
+    (lambda: th.du_two_layer_width(10, 0.1, 1.0), ValueError, "failure probability"),
+    (lambda: th.azls_width(10, 2, 2.5), ValueError, "separation"),
+    (lambda: th.noy_width(10, True), TypeError, "L must be a number"),  # a bool is no depth
+    (lambda: th.azls_width("10", 2, 0.1), TypeError, "n must be a number"),
+])
+def test_bad_arguments_raise(call, err, match):
+    with pytest.raises(err, match=match):
         call()

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from ntklib.data import sphere_data
+from ntklib.losses import loss_value
 from ntklib.models import MLP, TwoLayerNet
-from ntklib.train import DivergenceError, History, loss_value, stable_learning_rate, train
+from ntklib.train import DivergenceError, History, stable_learning_rate, train
 
 
 def sphere(n, d, seed=0, dtype=torch.float64):
@@ -57,7 +58,7 @@ def test_one_step_is_minus_lr_times_finite_difference_gradient(loss):
     d_out = 3 if loss == "cross_entropy" else 1
     if loss == "cross_entropy":
         y = torch.tensor([0, 1, 2, 0, 1, 2])
-    net = MLP(3, 5, 2, d_out=d_out, trainable="all", seed=3)
+    net = MLP(3, 5, 3, d_out=d_out, trainable="all", seed=3)
     fd = fd_gradient(net, X, y, loss)
     theta0 = flat_params(net)
     lr = 0.05
@@ -71,7 +72,7 @@ def test_one_step_is_minus_lr_times_finite_difference_gradient(loss):
 def test_gd_step_equals_hand_computed_backprop():
     """f = B relu(W1 relu(A x)), only W1 trained: dF/dW1 = sum_i e_i (D1_i B^T) h0_i^T."""
     X, y = sphere(7, 4, seed=2)
-    net = MLP(4, 6, 1, seed=5)  # trainable="hidden": W1 only
+    net = MLP(4, 6, 2, seed=5)  # trainable="hidden": W1 only
     A, W, B = (net.weight_layers()[k].weight.detach().numpy().copy() for k in ("A", "W1", "B"))
     Xn, yn = X.numpy(), y.numpy()
     h0 = np.maximum(Xn @ A.T, 0)  # (n, m)
@@ -89,7 +90,7 @@ def test_gd_step_equals_hand_computed_backprop():
                                               ("all", {"A", "W1", "W2", "B"})])
 def test_only_trainable_layers_move(trainable, moving):
     X, y = sphere(8, 3)
-    net = MLP(3, 16, 2, trainable=trainable, seed=1)
+    net = MLP(3, 16, 3, trainable=trainable, seed=1)
     before = {k: l.weight.detach().clone() for k, l in net.weight_layers().items()}
     hist = train(net, X, y, lr=1e-3, steps=3, diagnostics=("distance",))
     for k, layer in net.weight_layers().items():
@@ -106,7 +107,7 @@ def test_gd_on_wide_azls_mlp_interpolates_random_labels():
     """
     X, y, sep = sphere_data(20, 20, delta=0.5, last_coord=False, seed=0)
     assert torch.cdist(X, X)[~torch.eye(20, dtype=bool)].min() >= 0.5 - 1e-12 and sep >= 0.5
-    net = MLP(20, 1024, 1, seed=0)
+    net = MLP(20, 1024, 2, seed=0)
     with torch.no_grad():
         feats = net.features(X)
         h0, back = feats.hidden[0], (feats.preacts[1] > 0) * net.B.weight  # (n, m) each
@@ -144,7 +145,7 @@ def test_random_features_interpolate_iff_width_reaches_n():
 
 def test_huge_learning_rate_raises_divergence_with_stable_scale():
     X, y = sphere(10, 4, seed=0)
-    net = MLP(4, 64, 2, seed=0)
+    net = MLP(4, 64, 3, seed=0)
     lam_max = float(torch.linalg.eigvalsh((J := jacobian(net, X)) @ J.T)[-1])
     lr = 100 / lam_max
     with pytest.raises(DivergenceError) as info:
@@ -159,25 +160,44 @@ def test_huge_learning_rate_raises_divergence_with_stable_scale():
 
 def test_non_finite_loss_raises_divergence():
     X, y = sphere(10, 4, seed=0)
-    net = MLP(4, 16, 1, seed=0)
 
-    def poison(model):  # a NaN weight after iterate 2 makes the loss at iterate 3 NaN
-        if model.W1.weight.requires_grad and len(calls) == 2:
-            with torch.no_grad():
-                model.W1.weight[0, 0] = math.nan
-        calls.append(1)
-        return 0.0
+    def poisoner(name):
+        def poison(model):  # a NaN weight after iterate 2
+            if len(calls) == 2:
+                with torch.no_grad():
+                    getattr(model, name).weight[0, 0] = math.nan
+            calls.append(1)
+            return 0.0
+        return poison
 
+    # a NaN in the frozen input layer: the parameters stay finite, the loss at iterate 3 is NaN
     calls = []
-    with pytest.raises(DivergenceError, match="non-finite") as info:
-        train(net, X, y, lr=1e-3, steps=10, hooks={"poison": (1, poison)})
+    with pytest.raises(DivergenceError, match="loss became non-finite") as info:
+        train(MLP(4, 16, 2, seed=0), X, y, lr=1e-3, steps=10, hooks={"poison": (1, poisoner("A"))})
     assert info.value.history.step[-1] == 3 and np.isnan(info.value.history.loss[-1])
+    assert info.value.history.stopped == "diverged"
+    # a NaN in a trained weight is caught by the parameter check right after the update that
+    # carries it, before the NaN loss of iterate 3 is computed: the history ends at iterate 2
+    calls = []
+    with pytest.raises(DivergenceError, match="step 3.*parameter tensor became non-finite") as info:
+        train(MLP(4, 16, 2, seed=0), X, y, lr=1e-3, steps=10,
+              hooks={"poison": (1, poisoner("W1"))})
+    assert info.value.history.step[-1] == 2 and np.isfinite(info.value.history.loss).all()
+
+
+def test_integer_inputs_are_converted_to_the_model_dtype():
+    X, y = sphere(6, 3)
+    Xi = (10 * X).round().long()
+    a, b = MLP(3, 8, 2, seed=1), MLP(3, 8, 2, seed=1)
+    ha = train(a, Xi, y, lr=1e-3, steps=3)
+    hb = train(b, Xi.to(torch.float64), y, lr=1e-3, steps=3)
+    np.testing.assert_array_equal(ha.loss, hb.loss)
 
 
 def test_stable_learning_rate_matches_eigendecomposition():
     X, y = sphere(12, 3, seed=3)
     for loss, scale in [("mse_sum", 1.0), ("mse_mean", 12.0)]:
-        net = MLP(3, 32, 1, trainable="all", d_out=2, seed=1)
+        net = MLP(3, 32, 2, trainable="all", d_out=2, seed=1)
         J = jacobian(net, X)  # (n d_out, P)
         lam = float(torch.linalg.eigvalsh(J @ J.T)[-1])
         est = stable_learning_rate(net, X, loss, iters=60)
@@ -191,7 +211,7 @@ def test_sgd_full_batch_equals_gd_and_is_seeded():
                     "sgd_a": dict(optimizer="sgd", batch_size=4, seed=1),
                     "sgd_b": dict(optimizer="sgd", batch_size=4, seed=1),
                     "sgd_c": dict(optimizer="sgd", batch_size=4, seed=2)}.items():
-        net = MLP(3, 32, 1, seed=7)
+        net = MLP(3, 32, 2, seed=7)
         runs[key] = (train(net, X, y, lr=1e-3, steps=12, **kw), flat_params(net))
     torch.testing.assert_close(runs["gd"][1], runs["sgd_full"][1], rtol=1e-12, atol=1e-13)
     assert torch.equal(runs["sgd_a"][1], runs["sgd_b"][1])
@@ -203,7 +223,7 @@ def test_history_diagnostics_match_independent_computations():
     from ntklib.diagnostics import activation_flips
 
     X, y = sphere(10, 3, seed=5)
-    net = MLP(3, 32, 2, seed=2)
+    net = MLP(3, 32, 3, seed=2)
     calls = []
     hooks = {"w1norm": (4, lambda mod: calls.append(1) or float(mod.W1.weight.detach().norm()))}
     hist = train(net, X, y, lr=2e-2, steps=10, log_every=3,
@@ -231,7 +251,7 @@ def test_history_diagnostics_match_independent_computations():
 
 def test_target_loss_stops_early_and_interrupt_returns_history():
     X, y = sphere(10, 3, seed=5)
-    net = MLP(3, 64, 1, seed=2)
+    net = MLP(3, 64, 2, seed=2)
     h = train(net, X, y, lr=1e-2, steps=500, target_loss=1.0)
     assert h.stopped == "target" and h.loss[-1] <= 1.0 < h.loss[-2]
 
@@ -243,7 +263,7 @@ def test_target_loss_stops_early_and_interrupt_returns_history():
             raise KeyboardInterrupt
         return 0.0
 
-    h = train(MLP(3, 64, 1, seed=2), X, y, lr=1e-2, steps=50, hooks={"stop": (7, stop)})
+    h = train(MLP(3, 64, 2, seed=2), X, y, lr=1e-2, steps=50, hooks={"stop": (7, stop)})
     assert h.stopped == "interrupted"
     assert h.step[-1] == 7 and len(h.loss) == 8
 
@@ -252,7 +272,7 @@ def test_cross_entropy_accuracy_and_float32():
     g = torch.Generator().manual_seed(0)
     X = torch.randn(30, 4, generator=g, dtype=torch.float32)
     y = (X[:, 0] > 0).long() + (X[:, 1] > 0).long()  # 3 classes
-    net = MLP(4, 128, 1, d_out=3, trainable="all", seed=0, dtype=torch.float32)
+    net = MLP(4, 128, 2, d_out=3, trainable="all", seed=0, dtype=torch.float32)
     h = train(net, X, y, lr=0.5, steps=60, loss="cross_entropy", log_every=20)
     with torch.no_grad():
         acc = float((net(X).argmax(1) == y).double().mean())
@@ -278,25 +298,35 @@ def _bad_calls():
     Xnan[0, 0] = math.nan
     ok = dict(lr=0.1, steps=2)
     return [
-        (dict(ok, lr=0), ValueError, "lr"), (dict(ok, lr=-1.0), ValueError, "lr"),
-        (dict(ok, lr=math.inf), ValueError, "lr"), (dict(ok, steps=0), ValueError, "steps"),
-        (dict(ok, steps=2.5), ValueError, "steps"),
-        (dict(ok, optimizer="adam"), ValueError, "adam"),
-        (dict(ok, loss="mae"), ValueError, "mae"), (dict(ok, optimizer="sgd"), ValueError, "batch"),
-        (dict(ok, optimizer="sgd", batch_size=7), ValueError, "batch_size"),
-        (dict(ok, optimizer="sgd", batch_size=0), ValueError, "batch_size"),
-        (dict(ok, batch_size=2), ValueError, "sgd"),
-        (dict(ok, log_every=0), ValueError, "log_every"),
-        (dict(ok, diagnostics=("kernel",)), ValueError, "kernel"),
-        (dict(ok, hooks={"h": (0, len)}), ValueError, "hook"),
-        (dict(ok, hooks={"h": len}), ValueError, "hook"),
-        (dict(ok, target_loss=-1.0), ValueError, "target_loss"),
-        (dict(ok, X=Xnan), ValueError, "NaN"), (dict(ok, y=y[:5]), ValueError, "samples"),
-        (dict(ok, y=torch.full((6,), math.inf, dtype=torch.float64)), ValueError, "NaN"),
-        (dict(ok, y=y[:, None].repeat(1, 2)), ValueError, "d_out"),
-        (dict(ok, X=[[1.0]]), TypeError, "Tensor"), (dict(ok, X=X.long()), TypeError, "floating"),
-        (dict(ok, loss="cross_entropy"), TypeError, "int64"),
-        (dict(ok, loss="cross_entropy", y=torch.arange(6)), ValueError, "d_out"),
+        (dict(ok, lr=0), ValueError, "lr must be finite and > 0.*stable_learning_rate"),
+        (dict(ok, lr=-1.0), ValueError, "lr must be finite and > 0"),
+        (dict(ok, lr=math.inf), ValueError, "lr must be finite"),
+        (dict(ok, lr="0.1"), TypeError, "lr must be a real number"),
+        (dict(ok, steps=0), ValueError, "steps must be an integer >= 1"),
+        (dict(ok, steps=2.5), TypeError, "steps must be an integer.*pass steps=<int>"),
+        (dict(ok, optimizer="adam"), ValueError,
+         "unknown optimizer 'adam': pass optimizer= one of"),
+        (dict(ok, loss="mae"), ValueError, "unknown loss 'mae': pass loss= one of"),
+        (dict(ok, optimizer="sgd"), ValueError, "needs a mini-batch size: pass batch_size="),
+        (dict(ok, optimizer="sgd", batch_size=7), ValueError, "pass batch_size <= 6"),
+        (dict(ok, optimizer="sgd", batch_size=0), ValueError, "batch_size must be an integer"),
+        (dict(ok, batch_size=2), ValueError, "only used by optimizer='sgd'"),
+        (dict(ok, log_every=0), ValueError, "log_every must be an integer >= 1"),
+        (dict(ok, diagnostics=("kernel",)), ValueError, "unknown diagnostic 'kernel': pass"),
+        (dict(ok, hooks={"h": (0, len)}), ValueError, "hook 'h' must be \\(every, fn\\)"),
+        (dict(ok, hooks={"h": len}), ValueError, "hook 'h' must be \\(every, fn\\)"),
+        (dict(ok, target_loss=-1.0), ValueError, "target_loss must be finite and >= 0"),
+        (dict(ok, X=Xnan), ValueError, "X contains NaN"),
+        (dict(ok, y=y[:5]), ValueError, "y must have shape.*one label per row of X"),
+        (dict(ok, y=torch.full((6,), math.inf, dtype=torch.float64)), ValueError,
+         "y contains NaN"),
+        (dict(ok, y=y[:, None].repeat(1, 2)), ValueError, "build the model with d_out"),
+        (dict(ok, X=[[1.0]]), TypeError, "X must be a torch.Tensor or numpy array"),
+        (dict(ok, X=X.to(torch.complex128)), TypeError, "X must be real"),
+        (dict(ok, X=np.array([["a"] * 3] * 6)), TypeError, "X must hold numbers"),
+        (dict(ok, loss="cross_entropy"), TypeError, "int64 class indices.*y.long\\(\\)"),
+        (dict(ok, loss="cross_entropy", y=torch.arange(6)), ValueError,
+         "out of range.*d_out = number of classes"),
     ]
 
 
@@ -305,14 +335,14 @@ def test_bad_inputs_raise_with_a_fix(kwargs, exc, word):
     X, y = sphere(6, 3)
     kwargs = dict(kwargs)
     X, y = kwargs.pop("X", X), kwargs.pop("y", y)
-    net = MLP(3, 8, 1)
+    net = MLP(3, 8, 2)
     with pytest.raises(exc, match=word):
         train(net, X, y, **kwargs)
 
 
 def test_model_without_trainable_parameters_raises():
     X, y = sphere(6, 3)
-    net = MLP(3, 8, 1)
+    net = MLP(3, 8, 2)
     net.W1.weight.requires_grad_(False)
     with pytest.raises(ValueError, match="trainable"):
         train(net, X, y, lr=0.1, steps=1)
@@ -320,15 +350,15 @@ def test_model_without_trainable_parameters_raises():
 
 def test_progress_bar_runs():
     X, y = sphere(6, 3)
-    h = train(MLP(3, 8, 1), X, y, lr=1e-3, steps=5, progress=True)
+    h = train(MLP(3, 8, 2), X, y, lr=1e-3, steps=5, progress=True)
     assert len(h.loss) == 6
 
 
 @pytest.mark.gpu
 def test_training_on_cuda_matches_cpu():
     X, y = sphere(16, 5, seed=1)
-    cpu = MLP(5, 256, 2, seed=0)
-    gpu = MLP(5, 256, 2, seed=0)
+    cpu = MLP(5, 256, 3, seed=0)
+    gpu = MLP(5, 256, 3, seed=0)
     h_cpu = train(cpu, X, y, lr=1e-3, steps=20, diagnostics=("grad", "distance", "flips"))
     h_gpu = train(gpu, X, y, lr=1e-3, steps=20, diagnostics=("grad", "distance", "flips"),
                   device="cuda")

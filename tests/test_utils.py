@@ -113,3 +113,60 @@ def test_check_xy():
         utils.check_xy(torch.zeros(0, 3))
     with pytest.raises(ValueError, match=r"\(n,\) or \(n, d_out\)"):
         utils.check_xy(X, torch.zeros(5))
+
+
+def test_check_number():
+    assert utils.check_number(0.5, "lr", minimum=0.0, strict_min=True) == 0.5
+    assert utils.check_number(np.float32(2.0), "lr") == 2.0
+    assert utils.check_number(torch.tensor(3.0), "lr") == 3.0
+    assert utils.check_number(0.0, "eps", minimum=0.0) == 0.0  # inclusive bound
+    assert utils.check_number(3, "k", integer=True, minimum=1) == 3
+    for bad, err, match in [
+        (0.0, ValueError, r"lr must be finite and > 0.0, got 0.0: pass lr="),
+        (float("nan"), ValueError, "lr must be finite"),
+        (float("inf"), ValueError, "lr must be finite"),
+        ("0.1", TypeError, r"lr must be a real number, got str '0.1': pass lr=<float>"),
+        (True, TypeError, "lr must be a real number, got bool"),
+        (None, TypeError, "lr must be a real number"),
+    ]:
+        with pytest.raises(err, match=match):
+            utils.check_number(bad, "lr", minimum=0.0, strict_min=True)
+    with pytest.raises(ValueError, match=r"eps must be finite and >= 0.0 and <= 1.0"):
+        utils.check_number(1.5, "eps", minimum=0.0, maximum=1.0)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        utils.check_number(2.5, "k", integer=True)
+
+
+def test_check_tensor_policy():
+    x = utils.check_tensor(np.arange(6).reshape(3, 2), "X")  # numpy integers -> float64
+    assert isinstance(x, torch.Tensor) and x.dtype == torch.float64 and x.shape == (3, 2)
+    f32 = torch.ones(2, 2, dtype=torch.float32, requires_grad=True)
+    out = utils.check_tensor(f32, "X")
+    assert out.dtype == torch.float32 and not out.requires_grad  # keeps dtype, detached
+    assert utils.check_tensor(f32, "X", dtype=torch.float64).dtype == torch.float64
+    labels = utils.check_tensor(torch.arange(3), "y", floating=False)
+    assert labels.dtype == torch.int64
+    assert utils.check_tensor(torch.zeros(0, 2), "X", min_rows=0).shape == (0, 2)
+    for bad, err, match in [
+        ([[1.0, 2.0]], TypeError, r"X must be a torch.Tensor or numpy array.*torch.as_tensor"),
+        (np.array([["a", "b"]]), TypeError, "X must hold numbers"),
+        (torch.ones(2, 2, dtype=torch.complex128), TypeError, "X must be real"),
+        (torch.ones(3), ValueError, r"X must have 2 dimensions.*reshape"),
+        (torch.zeros(0, 2), ValueError, "X has 0 rows.*pass at least 1"),
+        (torch.tensor([[1.0, float("nan")]]), ValueError, "X contains NaN or inf"),
+    ]:
+        with pytest.raises(err, match=match):
+            utils.check_tensor(bad, "X", ndim=2)
+    inf = torch.tensor([[float("inf")]])
+    assert torch.equal(utils.check_tensor(inf, "X", finite=False), inf)
+
+
+def test_check_memory_refuses_with_sizes_and_fix():
+    utils.check_memory(1024, "a small matrix", "use fewer points", max_bytes=2048)
+    with pytest.raises(ValueError, match=r"the K matrix needs about 3.0 GiB but the budget is "
+                                         r"1.0 GiB \(max_bytes\): use fewer points"):
+        utils.check_memory(3 * 1024**3, "the K matrix", "use fewer points", max_bytes=1024**3)
+    free = utils.available_memory("cpu")
+    assert isinstance(free, int) and free > 0
+    with pytest.raises(ValueError, match="25% of the memory available on cpu.*chunks"):
+        utils.check_memory(4 * free, "a huge tensor", "compute it in chunks")

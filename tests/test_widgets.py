@@ -195,7 +195,7 @@ def test_divergence_error_from_training_is_shown_in_the_panel():
 
     def compute(lr_factor=0.5):
         X, y, _ = nl.sphere_data(6, 3, seed=0)
-        net = nl.MLP(3, 16, 1, trainable="last", seed=0)  # linear in B: GD on a quadratic
+        net = nl.MLP(3, 16, 2, trainable="last", seed=0)  # linear in B: GD on a quadratic
         lr = lr_factor / nl.lambda_max(nl.empirical_ntk(net, X))
         return nl.train(net, X, y, lr=lr, steps=60).loss
 
