@@ -177,7 +177,8 @@ def strip_notebook(nb: dict, where: str = "notebook") -> tuple[dict, SolutionStr
             text = stripper.markdown(source, index).strip("\n")
             if text.strip():
                 new = copy.deepcopy(cell)
-                new["source"] = text
+                new["source"] = (text.splitlines(keepends=True)
+                                 if isinstance(cell.get("source"), list) else text)
                 cells.append(new)
         elif stripper.code(source):
             new = copy.deepcopy(cell)
