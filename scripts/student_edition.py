@@ -243,6 +243,19 @@ def repository_files(root: Path) -> list[Path]:
     return sorted(Path(n) for n in names if (root / n).is_file())
 
 
+def configured_branch(root: Path) -> str:
+    """The student branch: env ``STUDENT_BRANCH``, else ``sphinx.config.student_branch`` of
+    ``_config.yml`` (the ``{student-notebook}`` links use it too), else ``student``."""
+    if os.environ.get("STUDENT_BRANCH"):
+        return os.environ["STUDENT_BRANCH"]
+    try:
+        config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+        return str(((config.get("sphinx") or {}).get("config") or {}).get("student_branch")
+                   or DEFAULT_BRANCH)
+    except OSError:
+        return DEFAULT_BRANCH
+
+
 def student_config(text: str, branch: str) -> str:
     """The student ``_config.yml``: the title says so, the launch buttons open ``branch``."""
     config = yaml.safe_load(text)
@@ -250,6 +263,9 @@ def student_config(text: str, branch: str) -> str:
     if not title.endswith(TITLE_SUFFIX):
         config["title"] = title + TITLE_SUFFIX
     config.setdefault("repository", {})["branch"] = branch
+    sphinx = config.setdefault("sphinx", {}) or {}
+    config["sphinx"] = sphinx
+    sphinx.setdefault("config", {})["student_branch"] = branch
     html = config.setdefault("html", {})
     html["extra_footer"] = ((html.get("extra_footer") or "") +
                             " Student edition: exercises without solutions.").strip()
@@ -514,18 +530,20 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--dest", type=Path, default=None,
                        help=f"the student tree (default ROOT/{DEFAULT_DEST})")
     for p in (p_build, p_pub):
-        p.add_argument("--branch", default=os.environ.get("STUDENT_BRANCH", DEFAULT_BRANCH))
+        p.add_argument("--branch", default=None,
+                       help="default: env STUDENT_BRANCH, else student_branch in _config.yml")
     p_check.add_argument("--html", type=Path, help="the built student HTML")
     p_check.add_argument("--instructor-html", type=Path,
                          help="the built instructor HTML (probes must be seen there first)")
     p_pub.add_argument("--message", default=None)
     args = parser.parse_args(argv)
     dest = args.dest or args.root / DEFAULT_DEST
+    branch = getattr(args, "branch", None) or configured_branch(args.root)
 
     if args.command == "build":
-        report = build_tree(args.root, dest, branch=args.branch)
+        report = build_tree(args.root, dest, branch=branch)
         print(f"student tree: {report.files} files in {dest}; {len(report.solutions)} solutions "
-              f"removed from {len(report.pages)} pages; launch buttons -> branch {args.branch}")
+              f"removed from {len(report.pages)} pages; launch buttons -> branch {branch}")
         return 0
     if args.command == "check":
         report = find_leaks(args.root, tree=dest if dest.exists() else None, html=args.html,
@@ -538,9 +556,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if report.ok else 1
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.root,
                           capture_output=True, text=True).stdout.strip()
-    commit = publish(args.root, dest, args.branch,
+    commit = publish(args.root, dest, branch,
                      args.message or f"Student edition of {head or 'the working tree'}")
-    print(f"branch {args.branch} -> {commit}; publish with: git push origin {args.branch}")
+    print(f"branch {branch} -> {commit}; publish with: git push origin {branch}")
     return 0
 
 
