@@ -66,3 +66,13 @@ check_student_edition() {
     if [ -n "${INSTRUCTOR_HTML:-}" ]; then args+=(--instructor-html "$INSTRUCTOR_HTML"); fi
     python scripts/student_edition.py check "${args[@]}"
 }
+
+# The PDF (scripts/build_pdf.sh): the single-page HTML build of a book folder ($1; $2 its build
+# output folder, as jupyter-book's --path-output), printed by headless Chromium to $3. The
+# singlehtml build reuses the execution cache of the HTML build ($2/_build/.jupyter_cache).
+build_pdf() {
+    local book="$1" output="$2" pdf="$3"
+    rm -rf "$output/_build/singlehtml"
+    jupyter-book build "$book" --path-output "$output" --builder singlehtml -W -n --keep-going
+    python scripts/pdf_book.py print "$output/_build/singlehtml" --book "$book" --out "$pdf"
+}

@@ -487,7 +487,43 @@ def find_leaks(instructor_root: Path, *, tree: Path | None = None, html: Path | 
                     report.problems.append(f"student HTML {p.relative_to(html)}: has an element "
                                            "of class `solution`")
         scan("student HTML", texts, use)
+        if tree is not None and (tree / "_config.yml").exists():
+            report.problems.extend(launch_problems(html, tree))
     return report
+
+
+def launch_problems(html: Path, tree: Path) -> list[str]:
+    """Launch buttons of the student HTML that do not open the student branch (or are missing).
+
+    Every Binder or Colab link of every page must name the branch of the tree's ``_config.yml``,
+    and every notebook page must have at least one (when launch buttons are configured).
+    """
+    config = yaml.safe_load((tree / "_config.yml").read_text(encoding="utf-8")) or {}
+    repo = (config.get("repository") or {})
+    match = re.match(r"https?://github\.com/([^/]+/[^/]+?)(?:\.git)?/?$", str(repo.get("url", "")))
+    launch = config.get("launch_buttons") or {}
+    starts = tuple(str(launch[k]).rstrip("/") for k in ("binderhub_url", "colab_url")
+                   if launch.get(k))
+    if match is None or not starts:
+        return []
+    slug, branch = match.group(1), str(repo.get("branch", ""))
+    good = (f"/gh/{slug}/{branch}?", f"/gh/{slug}/{branch}/", f"/github/{slug}/blob/{branch}/")
+    problems = []
+    notebooks = {rel.with_suffix(".html") for rel in toc_pages(tree) if rel.suffix == ".ipynb"}
+    for page in sorted(html.rglob("*.html")):
+        rel = page.relative_to(html)
+        if "_static" in rel.parts or "_sources" in rel.parts:
+            continue
+        links = [html_lib.unescape(u) for u in
+                 re.findall(r'href="([^"]+)"', page.read_text(encoding="utf-8", errors="replace"))]
+        links = [u for u in links if u.startswith(starts)]
+        if rel in notebooks and not links:
+            problems.append(f"student HTML {rel}: no launch button (Binder/Colab)")
+        for url in links:
+            if not any(g in url for g in good):
+                problems.append(f"student HTML {rel}: launch link {url} does not open branch "
+                                f"{branch}")
+    return problems
 
 
 # ------------------------------------------------------------------------------ publishing

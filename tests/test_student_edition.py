@@ -252,6 +252,37 @@ def test_leak_check_needs_every_solution_visible_in_the_instructor_html(tmp_path
     assert "ex-b" in problems[0] and "ex-c" in problems[1]
 
 
+def test_launch_buttons_must_open_the_student_branch(tmp_path):
+    root = make_repo(tmp_path / "repo")
+    with (root / "_config.yml").open("a") as f:
+        f.write("launch_buttons:\n  binderhub_url: https://mybinder.org\n"
+                "  colab_url: https://colab.research.google.com\n")
+    (root / "_config.yml").write_text((root / "_config.yml").read_text().replace(
+        "https://x/y", "https://github.com/org/book"))
+    dest = root / "_build" / "student" / "src"
+    se.build_tree(root, dest, branch="student")
+    html = tmp_path / "html"
+    (html / "chapters").mkdir(parents=True)
+    page = html / "chapters" / "01_x.html"
+
+    def links(branch):
+        return (f'<a href="https://mybinder.org/v2/gh/org/book/{branch}?urlpath=lab/tree/./'
+                f'chapters/01_x.ipynb">b</a><a href="https://colab.research.google.com/github/'
+                f'org/book/blob/{branch}/./chapters/01_x.ipynb">c</a>')
+
+    page.write_text(links("student"))
+    assert se.launch_problems(html, dest) == []
+    page.write_text(links("main"))
+    problems = se.launch_problems(html, dest)
+    assert len(problems) == 2 and all("does not open branch student" in p for p in problems)
+    page.write_text("<p>no buttons</p>")
+    assert "no launch button" in se.launch_problems(html, dest)[0]
+    # find_leaks runs it when it has both the tree and the HTML
+    page.write_text(links("main"))
+    assert any("does not open branch" in p for p in se.find_leaks(root, tree=dest,
+                                                                   html=html).problems)
+
+
 def test_publish_commits_the_tree_to_a_branch(tmp_path, monkeypatch):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
