@@ -30,6 +30,7 @@ import shutil
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,6 +85,16 @@ async () => {
 }
 """
 
+# Print layout: each chapter on a new page; no page break right after a heading or a box title,
+# none inside a figure or a theorem box title.
+PRINT_CSS = """
+@media print {
+  h1 { break-before: page; }
+  h1, h2, h3, h4, .admonition-title { break-after: avoid; }
+  img, figure, .cell_output .output, mjx-container[display="true"] { break-inside: avoid; }
+}
+"""
+
 FOOTER = ('<div style="font-size:8px;width:100%;text-align:center;color:#555">'
           '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
 
@@ -126,9 +137,34 @@ def _count_text(text: str, counts: dict[str, int]) -> dict[str, int]:
     return counts
 
 
+def _has_outputs(nb: dict) -> bool:
+    return any(cell.get("outputs") for cell in nb.get("cells", []))
+
+
+def executed_notebook(build_dir: Path, book_dir: Path, rel: Path) -> dict | None:
+    """The executed copy of notebook ``rel``: ``build_dir/jupyter_execute/rel`` when it has
+    outputs, else the record of ``execute_notebooks: cache`` in ``build_dir/.jupyter_cache``."""
+    executed = build_dir / "jupyter_execute" / rel
+    if executed.exists():
+        nb = json.loads(executed.read_text(encoding="utf-8"))
+        if _has_outputs(nb):
+            return nb
+    if not (build_dir / ".jupyter_cache").is_dir():
+        return None
+    try:
+        import nbformat
+        from jupyter_cache import get_cache
+
+        cache = get_cache(str(build_dir / ".jupyter_cache"))
+        record = cache.match_cache_notebook(nbformat.read(str(book_dir / rel), as_version=4))
+        return json.loads(nbformat.writes(cache.get_cache_bundle(record.pk).nb))
+    except (ImportError, KeyError, OSError, ValueError):
+        return None
+
+
 def expected_counts(build_dir: Path, book_dir: Path) -> dict[str, int]:
-    """What the whole book must show: summed over the pages of ``book_dir/_toc.yml``, notebooks
-    read from ``build_dir/jupyter_execute`` (executed copies) when there, else their sources."""
+    """What the whole book must show, summed over the pages of ``book_dir/_toc.yml``: boxes
+    from the sources, figures from the executed notebooks (:func:`executed_notebook`)."""
     sys.path.insert(0, str(Path(__file__).parent))
     from student_edition import toc_pages
 
@@ -136,9 +172,13 @@ def expected_counts(build_dir: Path, book_dir: Path) -> dict[str, int]:
     for rel in toc_pages(book_dir):
         counts["pages"] += 1
         if rel.suffix == ".ipynb":
-            executed = build_dir / "jupyter_execute" / rel
-            path = executed if executed.exists() else book_dir / rel
-            found = count_notebook(json.loads(path.read_text(encoding="utf-8")))
+            source = json.loads((book_dir / rel).read_text(encoding="utf-8"))
+            found = count_notebook(source)
+            executed = executed_notebook(build_dir, book_dir, rel)
+            if executed is None:
+                raise FileNotFoundError(f"no executed copy of {rel} under {build_dir}: build "
+                                        "the book first")
+            found["figures"] = count_notebook(executed)["figures"]
         else:
             found = _count_text((book_dir / rel).read_text(encoding="utf-8"),
                                 {"figures": 0, "proof_boxes": 0, "theorem_boxes": 0})
@@ -198,6 +238,14 @@ def page_problems(found: dict, expected: dict[str, int]) -> list[str]:
     return problems
 
 
+def entry_page(html_dir: Path) -> str:
+    """The page that holds the book: ``index.html``, or where its meta refresh points (Jupyter
+    Book writes ``index.html`` as a redirect to the root document)."""
+    text = (html_dir / "index.html").read_text(encoding="utf-8", errors="replace")
+    match = re.search(r"""http-equiv=["']?refresh["']?[^>]*url=([^"'>\s]+)""", text, re.I)
+    return match.group(1) if match else "index.html"
+
+
 def print_pdf(html_dir: Path, out: Path, *, book_dir: Path, chromium: str,
               timeout_s: float = 600.0) -> dict:
     """Print ``html_dir/index.html`` (a singlehtml build) to ``out``; returns the manifest."""
@@ -223,9 +271,10 @@ def print_pdf(html_dir: Path, out: Path, *, book_dir: Path, chromium: str,
 
         page.route("**/*", on_route)
         page.on("pageerror", lambda exc: errors.append(str(exc)[:300]))
-        page.goto(base + "index.html", wait_until="load")
+        page.goto(base + entry_page(html_dir), wait_until="load")
         page.wait_for_load_state("networkidle")
         found = page.evaluate(_PREPARE_JS)
+        page.add_style_tag(content=PRINT_CSS)
         page.emulate_media(media="print")
         out.parent.mkdir(parents=True, exist_ok=True)
         page.pdf(path=str(out), format="A4", print_background=True, display_header_footer=True,
@@ -244,7 +293,8 @@ def print_pdf(html_dir: Path, out: Path, *, book_dir: Path, chromium: str,
 # ------------------------------------------------------------------------------ checking
 
 def _normalize(text: str) -> str:
-    return " ".join(re.findall(r"[0-9a-z]+", text.lower()))
+    # NFKC splits the ligatures of the PDF's text ("ﬁ" -> "fi")
+    return " ".join(re.findall(r"[0-9a-z]+", unicodedata.normalize("NFKC", text).lower()))
 
 
 _DO = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s+Do\b")

@@ -45,6 +45,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -348,7 +349,7 @@ def build_tree(root: Path, dest: Path, *, branch: str = DEFAULT_BRANCH) -> TreeR
 
 def normalize(text: str) -> str:
     """Lower-case alphanumeric words separated by single spaces (what survives any rendering)."""
-    return " ".join(re.findall(r"[0-9a-z]+", text.lower()))
+    return " ".join(re.findall(r"[0-9a-z]+", unicodedata.normalize("NFKC", text).lower()))
 
 
 _MATH_BLOCK = re.compile(r"\$\$.*?\$\$", re.S)

@@ -52,7 +52,7 @@ def test_count_notebook():
     assert pdf_book.count_notebook(nb) == {"figures": 3, "proof_boxes": 2, "theorem_boxes": 1}
 
 
-def make_pdf(path: Path, pages: int, *, title: str = "Theorem 1 (Convergence of GD)") -> Path:
+def make_pdf(path: Path, pages: int, *, title: str = "Theorem 1 (GD ﬁnds minima)") -> Path:
     with PdfPages(path) as pdf:
         for i in range(pages):
             fig, ax = plt.subplots(figsize=(4, 3))
@@ -63,7 +63,7 @@ def make_pdf(path: Path, pages: int, *, title: str = "Theorem 1 (Convergence of 
     return path
 
 
-def manifest(figures: int, titles=("Theorem 1 (Convergence of GD)",), pages: int = 1) -> dict:
+def manifest(figures: int, titles=(["Theorem 1 (GD finds minima)"],), pages: int = 1) -> dict:
     return {"expected": {"figures": figures, "proof_boxes": 2, "theorem_boxes": len(titles),
                          "pages": pages},
             "found": {"theorem_titles": list(titles)}, "problems": []}
@@ -73,7 +73,7 @@ def test_check_pdf_passes_and_fails(tmp_path):
     pdf = make_pdf(tmp_path / "book.pdf", 4)
     problems, stats = pdf_book.check_pdf(pdf, manifest(4))
     assert problems == [] and stats["pages"] == 4 and stats["images"] == 4
-    assert stats["theorem_boxes_in_text"] == 1
+    assert stats["theorem_boxes_in_text"] == 1   # the PDF's "ﬁ" ligature matches "fi"
     # a missing figure
     problems, _ = pdf_book.check_pdf(pdf, manifest(5))
     assert problems == ["4 images in the PDF, the notebooks have 5 figures"]
@@ -83,7 +83,7 @@ def test_check_pdf_passes_and_fails(tmp_path):
     problems, _ = pdf_book.check_pdf(pdf, manifest(4), max_pages=3)
     assert "4 pages" in problems[0]
     # a theorem box that did not reach the PDF, and one that was not printed at all
-    problems, _ = pdf_book.check_pdf(pdf, manifest(4, titles=("Theorem 2 (Lost)",)))
+    problems, _ = pdf_book.check_pdf(pdf, manifest(4, titles=(["Theorem 2 (Lost)"],)))
     assert "missing from the PDF text" in problems[0]
     lost = manifest(4)
     lost["expected"]["theorem_boxes"] = 3
@@ -111,3 +111,11 @@ def test_check_command_needs_the_pdf_and_manifest(tmp_path, missing, capsys):
     if missing == "pdf":
         pdf.unlink()
     assert pdf_book.main(["check", str(pdf)]) == 2
+
+
+def test_entry_page_follows_the_redirect(tmp_path):
+    redirect = '<meta http-equiv="Refresh" content="0; url=intro.html" />'
+    (tmp_path / "index.html").write_text(redirect)
+    assert pdf_book.entry_page(tmp_path) == "intro.html"
+    (tmp_path / "index.html").write_text("<html><body>the book</body></html>")
+    assert pdf_book.entry_page(tmp_path) == "index.html"
