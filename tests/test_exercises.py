@@ -149,3 +149,23 @@ def test_csigma_monte_carlo_answer():
 def test_check_result_displays_nothing_in_ipython():
     result = compare(1.0, 1.0, quiet=True)
     assert result._ipython_display_() is None
+
+
+def test_registry_and_chapters_agree():
+    """Every registered answer belongs to an exercise of a chapter, and every check cell of a
+    chapter names a registered exercise (with its placeholder before the solution)."""
+    import json
+    import re
+    from pathlib import Path
+
+    chapters = sorted((Path(__file__).resolve().parents[1] / "chapters").glob("*.ipynb"))
+    labels, checked = set(), set()
+    for path in chapters:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        text = "\n".join("".join(c["source"]) for c in cells)
+        labels |= set(re.findall(r":label: (ex-[\w-]+)", text))
+        checked |= set(re.findall(r"check_answer\(\s*[\"'](ex-[\w./-]+)[\"']", text))
+    unregistered = checked - set(ex.ANSWERS)
+    assert not unregistered, f"check cells of unregistered exercises: {sorted(unregistered)}"
+    orphans = {label.split("/")[0] for label in ex.ANSWERS} - labels
+    assert not orphans, f"registered answers of exercises no chapter has: {sorted(orphans)}"
