@@ -540,7 +540,7 @@ def publish(root: Path, tree: Path, branch: str, message: str) -> str:
 
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, GIT_INDEX_FILE=str(Path(tmp) / "index"))
-        git("--work-tree", str(tree.resolve()), "add", "--all", "--force", ".", env=env)
+        git("--work-tree", str(tree.resolve()), "add", "--all", ".", env=env)
         tree_id = git("write-tree", env=env)
     parents = []
     if subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],

@@ -287,7 +287,7 @@ def test_publish_commits_the_tree_to_a_branch(tmp_path, monkeypatch):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     root = make_repo(tmp_path / "repo")
-    (root / ".gitignore").write_text("_build/\n")
+    (root / ".gitignore").write_text("_build/\n__pycache__/\n")
 
     def git(*args):
         return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
@@ -299,6 +299,8 @@ def test_publish_commits_the_tree_to_a_branch(tmp_path, monkeypatch):
     head, status = git("rev-parse", "HEAD"), git("status", "--porcelain")
     dest = root / "_build" / "student" / "src"
     se.build_tree(root, dest)
+    (dest / "__pycache__").mkdir()      # what a build leaves in the tree is not published
+    (dest / "__pycache__" / "x.pyc").write_bytes(b"x")
     for key in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
         monkeypatch.setenv(key, "t")
     for key in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
@@ -307,7 +309,8 @@ def test_publish_commits_the_tree_to_a_branch(tmp_path, monkeypatch):
     again = se.publish(root, dest, "student", "student edition")
     assert first == again == git("rev-parse", "student")
     files = git("ls-tree", "-r", "--name-only", "student").split()
-    assert "chapters/01_x.ipynb" in files and not any(f.startswith("_build") for f in files)
+    assert "chapters/01_x.ipynb" in files and ".gitignore" in files
+    assert not any(f.startswith(("_build", "__pycache__")) for f in files)
     assert "seventy five" not in git("show", "student:chapters/01_x.ipynb")
     assert "branch: student" in git("show", "student:_config.yml")
     # the instructor branch, index and working tree are untouched
