@@ -42,9 +42,11 @@ _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]+\)|<img\s", re.IGNORECASE)
 
 # Runs in the page: typeset, expand, wait for images, then report what is on the page.
 _PREPARE_JS = r"""
-async () => {
+async (limitMs) => {
+  // never wait forever: what is not ready after limitMs is reported by the counts below
+  const bounded = p => Promise.race([p, new Promise(r => setTimeout(r, limitMs))]);
   if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
-    await window.MathJax.startup.promise;
+    await bounded(window.MathJax.startup.promise);
   }
   // open every collapsed block: <details> (hidden cells, togglebutton dropdowns) and
   // sphinx-togglebutton's hidden admonitions (proof sketches, solutions)
@@ -54,7 +56,7 @@ async () => {
   const article = document.querySelector('main') || document.body;
   const imgs = Array.from(article.querySelectorAll('img'))
       .filter(img => !img.closest('.navbar, .bd-header, .bd-sidebar-primary, .dropdown-menu'));
-  await Promise.all(imgs.map(img => img.decode().catch(() => null)));
+  await bounded(Promise.all(imgs.map(img => img.decode().catch(() => null))));
   const broken = imgs.filter(img => !(img.complete && img.naturalWidth > 0))
       .map(img => img.getAttribute('src'));
   // theorem boxes (every sphinx-proof type but proofs); a title's formulas split it into
@@ -249,6 +251,7 @@ def entry_page(html_dir: Path) -> str:
 def print_pdf(html_dir: Path, out: Path, *, book_dir: Path, chromium: str,
               timeout_s: float = 600.0) -> dict:
     """Print ``html_dir/index.html`` (a singlehtml build) to ``out``; returns the manifest."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     expected = expected_counts(html_dir.parent, book_dir)
@@ -272,8 +275,11 @@ def print_pdf(html_dir: Path, out: Path, *, book_dir: Path, chromium: str,
         page.route("**/*", on_route)
         page.on("pageerror", lambda exc: errors.append(str(exc)[:300]))
         page.goto(base + entry_page(html_dir), wait_until="load")
-        page.wait_for_load_state("networkidle")
-        found = page.evaluate(_PREPARE_JS)
+        try:   # a quiet network is not required: MathJax and the images are awaited below
+            page.wait_for_load_state("networkidle", timeout=60_000)
+        except PlaywrightTimeout:
+            pass
+        found = page.evaluate(_PREPARE_JS, int(timeout_s * 1000 / 2))
         page.add_style_tag(content=PRINT_CSS)
         page.emulate_media(media="print")
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -337,3 +337,49 @@ def test_the_book_strips_cleanly_and_keeps_every_exercise():
     probes = se.solution_probes(report.solutions, report.kept_text)
     covered = {(p.where, p.label) for p in probes}
     assert all((s.where, s.label) in covered for s in report.solutions if s.text.strip())
+
+
+# ------------------------------------------------------------------------------ Sphinx extensions
+
+def _load_ext(name: str):
+    path = ROOT / "scripts" / "sphinx_ext" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_student_notebook_links():
+    from types import SimpleNamespace
+
+    links = _load_ext("student_links").notebook_links
+    config = SimpleNamespace(student_branch="student", html_theme_options={
+        "repository_url": "https://github.com/org/book", "path_to_docs": ".",
+        "launch_buttons": {"binderhub_url": "https://mybinder.org",
+                           "colab_url": "https://colab.research.google.com",
+                           "notebook_interface": "jupyterlab"}})
+    assert links(config, "chapters/01_tour") == {
+        "file": "https://github.com/org/book/blob/student/chapters/01_tour.ipynb",
+        "colab": "https://colab.research.google.com/github/org/book/blob/student/chapters/"
+                 "01_tour.ipynb",
+        "binder": "https://mybinder.org/v2/gh/org/book/student?urlpath=lab%2Ftree%2Fchapters%2F"
+                  "01_tour.ipynb"}
+    config.html_theme_options["path_to_docs"] = "book"
+    assert links(config, "a").get("file", "").endswith("/blob/student/book/a.ipynb")
+    config.html_theme_options = {}
+    assert links(config, "a") == {}
+
+
+def test_singlehtml_inherits_html_renderers():
+    from types import SimpleNamespace
+
+    inherit = _load_ext("singlehtml_handlers").inherit_html_handlers
+    handlers = {"html": {"A": 1, "B": 2}, "singlehtml": {"B": 3}}
+    app = SimpleNamespace(builder=SimpleNamespace(name="singlehtml"),
+                          registry=SimpleNamespace(translation_handlers=handlers))
+    inherit(app)
+    assert handlers["singlehtml"] == {"A": 1, "B": 3}   # its own renderer wins
+    app.builder.name = "html"
+    handlers["html"]["C"] = 4
+    inherit(app)
+    assert "C" not in handlers["singlehtml"]
