@@ -7,6 +7,7 @@ The public surface is what is re-exported here. Modules, dependencies pointing d
 ``sweep``, ``plotting``, ``widgets`` (the only module importing ipywidgets, loaded lazily).
 """
 
+from . import exercises as exercises
 from . import experiments as experiments
 from . import spec as spec
 from . import theory as theory
@@ -25,6 +26,7 @@ from .diagnostics import gradient_ratio as gradient_ratio
 from .diagnostics import interpolation_path as interpolation_path
 from .diagnostics import semi_smoothness as semi_smoothness
 from .diagnostics import spectral_norms as spectral_norms
+from .exercises import check_answer as check_answer
 from .kernels import LimitKernels as LimitKernels
 from .kernels import analytic_nngp as analytic_nngp
 from .kernels import analytic_ntk as analytic_ntk

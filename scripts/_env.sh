@@ -47,3 +47,32 @@ build_book() {
     rm -rf _build/html _build/.doctrees
     jupyter-book build . -W -n --keep-going
 }
+
+# The student edition (scripts/build_student.sh): the source tree without solutions in
+# _build/student/src (launch buttons -> branch $STUDENT_BRANCH, default `student`), its HTML in
+# _build/student/_build/html (own execution cache next to it; the sweeps cache is shared), then the
+# check that no solution text reached it. With INSTRUCTOR_HTML set (test.sh sets _build/html), the
+# check first confirms that it sees every solution there.
+STUDENT_DIR="${STUDENT_DIR:-_build/student}"
+build_student_tree() {
+    python scripts/student_edition.py build --dest "$STUDENT_DIR/src"
+}
+build_student_html() {
+    rm -rf "$STUDENT_DIR/_build/html" "$STUDENT_DIR/_build/.doctrees"
+    jupyter-book build "$STUDENT_DIR/src" --path-output "$STUDENT_DIR" -W -n --keep-going
+}
+check_student_edition() {
+    local args=(--dest "$STUDENT_DIR/src" --html "$STUDENT_DIR/_build/html")
+    if [ -n "${INSTRUCTOR_HTML:-}" ]; then args+=(--instructor-html "$INSTRUCTOR_HTML"); fi
+    python scripts/student_edition.py check "${args[@]}"
+}
+
+# The PDF (scripts/build_pdf.sh): the single-page HTML build of a book folder ($1; $2 its build
+# output folder, as jupyter-book's --path-output), printed by headless Chromium to $3. The
+# singlehtml build reuses the execution cache of the HTML build ($2/_build/.jupyter_cache).
+build_pdf() {
+    local book="$1" output="$2" pdf="$3"
+    rm -rf "$output/_build/singlehtml"
+    jupyter-book build "$book" --path-output "$output" --builder singlehtml -W -n --keep-going
+    python scripts/pdf_book.py print "$output/_build/singlehtml" --book "$book" --out "$pdf"
+}

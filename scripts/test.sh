@@ -6,7 +6,12 @@
 #   4. pytest --nbval-lax chapters/         (executes every chapter; its asserts are the tests)
 #   5. jupyter-book build . -W -n --keep-going   (warnings are errors)
 #   6. python tests/browser_check.py        (every built page in headless Chromium, offline)
-# Steps 4 and 5 share a fresh NTKLIB_CACHE_DIR, so the build reuses the sweeps nbval computed.
+#   7. the student edition (scripts/build_student.sh): the tree without solutions, its HTML
+#      build (executes the student notebooks: they must run without the solution cells), and
+#      the check that no solution text reached either (probes confirmed in the instructor HTML)
+#   8. the PDF (scripts/build_pdf.sh): singlehtml build, printed by Chromium, then checked
+#      (page count, every figure, every theorem box)
+# Steps 4, 5 and 7 share a fresh NTKLIB_CACHE_DIR, so the builds reuse the sweeps nbval computed.
 # Exits non-zero at the first failing step. Timings: _build/timings.txt.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
@@ -53,6 +58,26 @@ step_done
 
 step "browser check of _build/html"
 python tests/browser_check.py _build/html
+step_done
+
+step "student edition: source tree without solutions"
+build_student_tree
+step_done
+
+step "student edition: jupyter-book build -W -n --keep-going"
+build_student_html
+step_done
+
+step "student edition: no solution text in the tree or the HTML"
+INSTRUCTOR_HTML=_build/html check_student_edition
+step_done
+
+step "PDF: singlehtml build and print"
+build_pdf . . _build/pdf/book.pdf
+step_done
+
+step "PDF: check"
+python scripts/pdf_book.py check _build/pdf/book.pdf
 step_done
 
 echo
