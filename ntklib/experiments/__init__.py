@@ -10,13 +10,28 @@ conventions (loss, step size, depth) are stated in ``practical.py``.
 
 from .beyond import hierarchical_benchmark, hierarchical_target, lazy_rich
 from .deep_gram import gram_perturbation, last_layer_gram, max_stable_lr
+from .lemmas import (
+    backward_profile,
+    depth_profile,
+    floor_per_width,
+    forward_deviation,
+    gated_product_norms,
+    perturbation_stability,
+    perturbed,
+    trained_stability,
+)
 from .ntk_limit import ntk_init_error
 from .practical import fit_run, surrogate_vs_relu
 from .two_layer import two_layer_lazy
 from .widths import min_width_needed, one_wide_layer_run, reaches_target
 
 __all__ = [
+    "backward_profile",
+    "depth_profile",
     "fit_run",
+    "floor_per_width",
+    "forward_deviation",
+    "gated_product_norms",
     "gram_perturbation",
     "hierarchical_benchmark",
     "hierarchical_target",
@@ -26,7 +41,10 @@ __all__ = [
     "min_width_needed",
     "ntk_init_error",
     "one_wide_layer_run",
+    "perturbation_stability",
+    "perturbed",
     "reaches_target",
     "surrogate_vs_relu",
+    "trained_stability",
     "two_layer_lazy",
 ]
