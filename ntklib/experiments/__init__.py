@@ -10,6 +10,14 @@ conventions (loss, step size, depth) are stated in ``practical.py``.
 
 from .beyond import hierarchical_benchmark, hierarchical_target, lazy_rich
 from .deep_gram import gram_perturbation, last_layer_gram, max_stable_lr
+from .landscape import (
+    ball_run,
+    descent_run,
+    landscape_run,
+    ratio_at_init,
+    semi_smoothness_run,
+    straight_path,
+)
 from .lemmas import (
     backward_profile,
     depth_profile,
@@ -27,7 +35,9 @@ from .widths import min_width_needed, one_wide_layer_run, reaches_target
 
 __all__ = [
     "backward_profile",
+    "ball_run",
     "depth_profile",
+    "descent_run",
     "fit_run",
     "floor_per_width",
     "forward_deviation",
@@ -35,6 +45,7 @@ __all__ = [
     "gram_perturbation",
     "hierarchical_benchmark",
     "hierarchical_target",
+    "landscape_run",
     "last_layer_gram",
     "lazy_rich",
     "max_stable_lr",
@@ -43,7 +54,10 @@ __all__ = [
     "one_wide_layer_run",
     "perturbation_stability",
     "perturbed",
+    "ratio_at_init",
     "reaches_target",
+    "semi_smoothness_run",
+    "straight_path",
     "surrogate_vs_relu",
     "trained_stability",
     "two_layer_lazy",
