@@ -30,14 +30,23 @@ from .lemmas import (
 )
 from .ntk_limit import ntk_init_error
 from .practical import fit_run, surrogate_vs_relu
+from .real_data import (
+    cifar_run,
+    digits_pair,
+    load_cifar_pair,
+    real_data_run,
+    sgd_landscape,
+)
 from .two_layer import two_layer_lazy
 from .widths import min_width_needed, one_wide_layer_run, reaches_target
 
 __all__ = [
     "backward_profile",
     "ball_run",
+    "cifar_run",
     "depth_profile",
     "descent_run",
+    "digits_pair",
     "fit_run",
     "floor_per_width",
     "forward_deviation",
@@ -48,6 +57,7 @@ __all__ = [
     "landscape_run",
     "last_layer_gram",
     "lazy_rich",
+    "load_cifar_pair",
     "max_stable_lr",
     "min_width_needed",
     "ntk_init_error",
@@ -56,7 +66,9 @@ __all__ = [
     "perturbed",
     "ratio_at_init",
     "reaches_target",
+    "real_data_run",
     "semi_smoothness_run",
+    "sgd_landscape",
     "straight_path",
     "surrogate_vs_relu",
     "trained_stability",
