@@ -44,6 +44,7 @@ from .models import Features as Features
 from .models import OneWideLayerNet as OneWideLayerNet
 from .models import ResNet as ResNet
 from .models import TwoLayerNet as TwoLayerNet
+from .ntk import cross_ntk as cross_ntk
 from .ntk import empirical_ntk as empirical_ntk
 from .ntk import kernel_drift as kernel_drift
 from .ntk import kernel_drift_hook as kernel_drift_hook

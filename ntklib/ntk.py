@@ -39,6 +39,7 @@ from .utils import available_memory, check_choice, check_int, check_number, chec
 
 __all__ = [
     "empirical_ntk",
+    "cross_ntk",
     "kernel_drift",
     "kernel_drift_hook",
     "min_eigenvalue",
@@ -419,6 +420,50 @@ def _tile(f1, f2, method: str, d_out: int, output: str) -> Tensor:
         return torch.stack(rows, 1).permute(0, 1, 3, 2)  # (c1, k, l, c2) -> (c1, k, c2, l)
     tr = sum(_contract_layerwise(f1, f2, k, k) for k in range(d_out))
     return tr / d_out if output == "scalar" else tr
+
+
+def cross_ntk(model_a: nn.Module, model_b: nn.Module, X1: Tensor, X2: Tensor | None = None
+              ) -> Tensor:
+    r"""Cross kernel :math:`J_a(X_1)\,J_b(X_2)^\top` of two networks with the same layers.
+
+    :math:`[\,\cdot\,]_{ij} = \langle \nabla_\theta f(\theta_a, x_i), \nabla_\theta
+    f(\theta_b, x'_j)\rangle`: the inner products of the NTK feature maps at two parameter
+    points (e.g. after training and at initialisation), summed over the trained parameters and
+    averaged over the outputs like ``empirical_ntk(..., output="scalar")``. With ``model_b`` =
+    ``model_a`` it is ``empirical_ntk(model_a, X1, X2)``. Per-sample relative feature changes
+    follow from three kernels: :math:`\lVert g_a - g_b\rVert^2 = K_{aa} - 2K_{ab} + K_{bb}`.
+    Uses the layerwise method (ntklib Dense layers; no (n, P) Jacobian is formed).
+
+    Args:
+        model_a, model_b: ntklib models with the same layer names, shapes and trained layers
+            (e.g. a trained net and ``history.model0``).
+        X1: inputs (n1, ...) for ``model_a``; X2: inputs (n2, ...) for ``model_b`` (None: X1).
+
+    Returns:
+        (n1, n2) matrix on X1's device and dtype.
+    """
+    A = _check_inputs(model_a, X1, "X1")
+    B = A if X2 is None else _check_inputs(model_b, X2, "X2")
+    _check_inputs(model_b, B, "X2")
+    pa, pb = _included(model_a, True), _included(model_b, True)
+    shapes_a = [(k, tuple(p.shape)) for k, p in pa.items()]
+    shapes_b = [(k, tuple(p.shape)) for k, p in pb.items()]
+    if shapes_a != shapes_b:
+        raise ValueError("cross_ntk needs two networks with the same trained parameters (names "
+                         f"and shapes), got {shapes_a} and {shapes_b}")
+    if not (_layerwise_ok(model_a, pa) and _layerwise_ok(model_b, pb)):
+        raise ValueError("cross_ntk needs every trained parameter to be a weight/bias of an "
+                         "ntklib Dense or Conv layer")
+    d_out, per_row = _probe(model_a, A, pa, "layerwise")
+    need = _estimate(A.shape[0], B.shape[0], max(A.shape[0], B.shape[0]), d_out, per_row,
+                     A.element_size(), False)
+    budget = int(0.25 * available_memory(A.device))
+    if need > budget:
+        raise ValueError(f"cross_ntk needs about {need / 2**20:.1f} MiB, over the budget of "
+                         f"{budget / 2**20:.1f} MiB: pass fewer points")
+    fa = _layerwise_features(model_a, A, pa, d_out)
+    fb = _layerwise_features(model_b, B, pb, d_out)
+    return (_tile(fa, fb, "layerwise", d_out, "scalar")).detach()
 
 
 # ----------------------------------------------------------------------------- diagnostics

@@ -8,58 +8,86 @@ A chapter calls them as ``from ntklib import experiments``. One module per theme
 conventions (loss, step size, depth) are stated in ``practical.py``.
 """
 
-from .beyond import hierarchical_benchmark, hierarchical_target, lazy_rich
-from .deep_gram import gram_perturbation, last_layer_gram, max_stable_lr
-from .landscape import (
-    ball_run,
-    descent_run,
-    landscape_run,
-    ratio_at_init,
-    semi_smoothness_run,
-    straight_path,
-)
-from .lemmas import (
-    backward_profile,
-    depth_profile,
-    floor_per_width,
-    forward_deviation,
-    gated_product_norms,
-    perturbation_stability,
-    perturbed,
-    trained_stability,
-)
-from .ntk_limit import ntk_init_error
-from .practical import fit_run, surrogate_vs_relu
-from .real_data import (
-    cifar_run,
-    digits_pair,
-    load_cifar_pair,
-    real_data_run,
-    sgd_landscape,
-)
-from .two_layer import two_layer_lazy
-from .widths import min_width_needed, one_wide_layer_run, reaches_target
+from .beyond import hierarchical_benchmark as hierarchical_benchmark
+from .beyond import hierarchical_target as hierarchical_target
+from .beyond import lazy_rich as lazy_rich
+from .deep_gram import gram_perturbation as gram_perturbation
+from .deep_gram import last_layer_gram as last_layer_gram
+from .deep_gram import max_stable_lr as max_stable_lr
+from .equivalence import equivalence_run as equivalence_run
+from .landscape import ball_run as ball_run
+from .landscape import descent_run as descent_run
+from .landscape import landscape_run as landscape_run
+from .landscape import ratio_at_init as ratio_at_init
+from .landscape import semi_smoothness_run as semi_smoothness_run
+from .landscape import straight_path as straight_path
+from .lemmas import backward_profile as backward_profile
+from .lemmas import depth_profile as depth_profile
+from .lemmas import floor_per_width as floor_per_width
+from .lemmas import forward_deviation as forward_deviation
+from .lemmas import gated_product_norms as gated_product_norms
+from .lemmas import perturbation_stability as perturbation_stability
+from .lemmas import perturbed as perturbed
+from .lemmas import trained_stability as trained_stability
+from .ntk_dynamics import drift_run as drift_run
+from .ntk_dynamics import eigen_projection_run as eigen_projection_run
+from .ntk_dynamics import frequency_run as frequency_run
+from .ntk_dynamics import kernel_regression_run as kernel_regression_run
+from .ntk_dynamics import linearization_run as linearization_run
+from .ntk_dynamics import sum_vs_mean as sum_vs_mean
+from .ntk_limit import arccos_monte_carlo as arccos_monte_carlo
+from .ntk_limit import azls_gradient_formula as azls_gradient_formula
+from .ntk_limit import depth_convention_errors as depth_convention_errors
+from .ntk_limit import depth_degeneracy as depth_degeneracy
+from .ntk_limit import gradient_identity as gradient_identity
+from .ntk_limit import kernel_scale as kernel_scale
+from .ntk_limit import nngp_monte_carlo as nngp_monte_carlo
+from .ntk_limit import ntk_init_error as ntk_init_error
+from .practical import fit_run as fit_run
+from .practical import surrogate_vs_relu as surrogate_vs_relu
+from .real_data import cifar_run as cifar_run
+from .real_data import digits_pair as digits_pair
+from .real_data import load_cifar_pair as load_cifar_pair
+from .real_data import real_data_run as real_data_run
+from .real_data import sgd_landscape as sgd_landscape
+from .two_layer import two_layer_lazy as two_layer_lazy
+from .widths import min_width_needed as min_width_needed
+from .widths import one_wide_layer_run as one_wide_layer_run
+from .widths import reaches_target as reaches_target
 
 __all__ = [
+    "arccos_monte_carlo",
+    "azls_gradient_formula",
     "backward_profile",
     "ball_run",
     "cifar_run",
+    "depth_convention_errors",
+    "depth_degeneracy",
     "depth_profile",
     "descent_run",
     "digits_pair",
+    "drift_run",
+    "eigen_projection_run",
+    "equivalence_run",
     "fit_run",
     "floor_per_width",
     "forward_deviation",
+    "frequency_run",
     "gated_product_norms",
+    "gradient_identity",
     "gram_perturbation",
     "hierarchical_benchmark",
     "hierarchical_target",
+    "kernel_regression_run",
+    "kernel_scale",
     "landscape_run",
     "last_layer_gram",
     "lazy_rich",
+    "linearization_run",
     "load_cifar_pair",
     "max_stable_lr",
     "min_width_needed",
+    "nngp_monte_carlo",
     "ntk_init_error",
     "one_wide_layer_run",
     "perturbation_stability",
@@ -70,6 +98,7 @@ __all__ = [
     "semi_smoothness_run",
     "sgd_landscape",
     "straight_path",
+    "sum_vs_mean",
     "surrogate_vs_relu",
     "trained_stability",
     "two_layer_lazy",
