@@ -8,6 +8,10 @@ A chapter calls them as ``from ntklib import experiments``. One module per theme
 conventions (loss, step size, depth) are stated in ``practical.py``.
 """
 
+from .azls import azls_classification as azls_classification
+from .azls import azls_run as azls_run
+from .azls import iterations_to_eps as iterations_to_eps
+from .azls import train_part as train_part
 from .beyond import hierarchical_benchmark as hierarchical_benchmark
 from .beyond import hierarchical_target as hierarchical_target
 from .beyond import lazy_rich as lazy_rich
@@ -15,6 +19,11 @@ from .deep_gram import gram_perturbation as gram_perturbation
 from .deep_gram import last_layer_gram as last_layer_gram
 from .deep_gram import max_stable_lr as max_stable_lr
 from .equivalence import equivalence_run as equivalence_run
+from .fitting import fit_random_labels as fit_random_labels
+from .fitting import path_and_parabola as path_and_parabola
+from .fitting import permutation_midpoint as permutation_midpoint
+from .fitting import sum_vs_mean as sum_vs_mean
+from .fitting import tour_run as tour_run
 from .landscape import ball_run as ball_run
 from .landscape import descent_run as descent_run
 from .landscape import landscape_run as landscape_run
@@ -50,14 +59,19 @@ from .real_data import digits_pair as digits_pair
 from .real_data import load_cifar_pair as load_cifar_pair
 from .real_data import real_data_run as real_data_run
 from .real_data import sgd_landscape as sgd_landscape
+from .two_layer import gram_error as gram_error
+from .two_layer import lambda0_near_pair as lambda0_near_pair
 from .two_layer import two_layer_lazy as two_layer_lazy
 from .widths import min_width_needed as min_width_needed
 from .widths import one_wide_layer_run as one_wide_layer_run
 from .widths import reaches_target as reaches_target
+from .widths import width_grid as width_grid
 
 __all__ = [
     "arccos_monte_carlo",
+    "azls_classification",
     "azls_gradient_formula",
+    "azls_run",
     "backward_profile",
     "ball_run",
     "cifar_run",
@@ -69,17 +83,21 @@ __all__ = [
     "drift_run",
     "eigen_projection_run",
     "equivalence_run",
+    "fit_random_labels",
     "fit_run",
     "floor_per_width",
     "forward_deviation",
     "frequency_run",
     "gated_product_norms",
     "gradient_identity",
+    "gram_error",
     "gram_perturbation",
     "hierarchical_benchmark",
     "hierarchical_target",
+    "iterations_to_eps",
     "kernel_regression_run",
     "kernel_scale",
+    "lambda0_near_pair",
     "landscape_run",
     "last_layer_gram",
     "lazy_rich",
@@ -90,6 +108,8 @@ __all__ = [
     "nngp_monte_carlo",
     "ntk_init_error",
     "one_wide_layer_run",
+    "path_and_parabola",
+    "permutation_midpoint",
     "perturbation_stability",
     "perturbed",
     "ratio_at_init",
@@ -99,7 +119,11 @@ __all__ = [
     "sgd_landscape",
     "straight_path",
     "sum_vs_mean",
+    "sum_vs_mean",
     "surrogate_vs_relu",
+    "tour_run",
+    "train_part",
     "trained_stability",
     "two_layer_lazy",
+    "width_grid",
 ]

@@ -29,4 +29,11 @@ def positive(name: str, value) -> float:
     return check_number(value, name, minimum=0.0, strict_min=True)
 
 
-__all__ = ["param_vector", "mean_flips", "ints", "positive", "check_choice"]
+def numpy_of(values) -> np.ndarray:
+    """A copy of a tensor (on any device) or array as a numpy array, for the returned dicts."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy().copy()
+    return np.array(values, copy=True)
+
+
+__all__ = ["param_vector", "mean_flips", "ints", "positive", "numpy_of", "check_choice"]
