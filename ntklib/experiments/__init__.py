@@ -43,7 +43,6 @@ from .ntk_dynamics import eigen_projection_run as eigen_projection_run
 from .ntk_dynamics import frequency_run as frequency_run
 from .ntk_dynamics import kernel_regression_run as kernel_regression_run
 from .ntk_dynamics import linearization_run as linearization_run
-from .ntk_dynamics import sum_vs_mean as sum_vs_mean
 from .ntk_limit import arccos_monte_carlo as arccos_monte_carlo
 from .ntk_limit import azls_gradient_formula as azls_gradient_formula
 from .ntk_limit import depth_convention_errors as depth_convention_errors
@@ -118,7 +117,6 @@ __all__ = [
     "semi_smoothness_run",
     "sgd_landscape",
     "straight_path",
-    "sum_vs_mean",
     "sum_vs_mean",
     "surrogate_vs_relu",
     "tour_run",

@@ -220,19 +220,37 @@ def permutation_midpoint(width: int, *, depth: int = 3, n: int = 16, d: int = 8,
 
 
 def sum_vs_mean(width: int = 64, depth: int = 3, *, n: int = 16, d: int = 10, steps: int = 20,
-                lr_factor: float = 1.0, seed: int = 1, device: str = "cpu") -> dict:
-    r"""GD on the sum loss F with step :math:`\eta` and on the mean loss F/n with step
-    :math:`n\eta`, from the same initialisation: the iterates, hence the curves, coincide.
+                lr_factor: float = 1.0, lr: float | None = None, parameterization: str = "azls",
+                seed: int = 1, data_seed: int | None = None, device: str = "cpu") -> dict:
+    r"""The loss-normalisation convention: GD on the sum loss F with step :math:`\eta` and on the
+    mean loss F/n with step :math:`n\eta`, from the same initialisation: the iterates, hence the
+    curves (up to the factor n) and the trained networks, coincide.
+
+    The network is ``MLP(d, width, depth, parameterization=...)`` with Allen-Zhu et al.'s trained
+    layers for ``"azls"`` and all layers otherwise; :math:`\eta` = ``lr`` if given, else
+    ``lr_factor / lambda_max`` of the empirical NTK (:func:`ntklib.ntk_learning_rate`).
 
     Returns:
-        dict with ``loss_sum`` (F along the first run) and ``loss_mean`` (F/n along the second),
-        each of shape ``(steps + 1,)``, and the two step sizes ``lr_sum``, ``lr_mean``.
+        dict with ``loss_sum`` (F along the first run), ``loss_mean`` (F/n along the second) and
+        ``loss_mean_times_n``, each ``(steps + 1,)``; ``output_gap`` (largest difference of the
+        two trained networks' outputs); the two step sizes ``lr_sum``, ``lr_mean``.
     """
     steps = check_int(steps, "steps", minimum=1)
-    X, y, _, net = _setup(n, d, width, depth, seed, device)
+    n, d, width = ints(n=n, d=d, width=width).values()
+    check_choice(parameterization, "parameterization", ("azls", "ntk", "standard"))
+    dev = str(pick_device(device))
+    X, y, _ = sphere_data(n, d, labels="random", seed=seed if data_seed is None else data_seed,
+                          device=dev)
+    trainable = "hidden" if parameterization == "azls" else "all"
+    net = MLP(d, width, depth, parameterization=parameterization, trainable=trainable,
+              seed=seed, device=dev)
     net_mean = copy.deepcopy(net)
-    lr = ntk_learning_rate(net, X, lr_factor)
+    lr = ntk_learning_rate(net, X, lr_factor) if lr is None else check_number(
+        lr, "lr", minimum=0.0, strict_min=True)
     h_sum = train(net, X, y, lr=lr, steps=steps, loss="mse_sum")
     h_mean = train(net_mean, X, y, lr=n * lr, steps=steps, loss="mse_mean")
+    with torch.no_grad():
+        gap = float((net(X) - net_mean(X)).abs().max())
     return {"loss_sum": numpy_of(h_sum.loss), "loss_mean": numpy_of(h_mean.loss),
+            "loss_mean_times_n": numpy_of(h_mean.loss) * n, "output_gap": gap,
             "lr_sum": float(lr), "lr_mean": float(n * lr)}

@@ -21,8 +21,7 @@ from ..wrappers import linearize, scaled
 
 __all__ = [
     "drift_run",
-    "sum_vs_mean",
-    "linearization_run",
+        "linearization_run",
     "kernel_regression_run",
     "eigen_projection_run",
     "frequency_run",
@@ -80,28 +79,6 @@ def drift_run(width: int, depth: int = 3, parameterization: str = "ntk", lr_fact
                peak=float(hist.loss.max() / hist.loss[0]), diverged=False,
                step=hist.step.copy(), loss=hist.loss.copy(), k1=_np(k1) / scale)
     return out
-
-
-def sum_vs_mean(width: int = 128, depth: int = 2, lr: float = 0.05, steps: int = 30, n: int = 8,
-                d: int = 4, seed: int = 3, data_seed: int = 5, device: str = "cpu") -> dict:
-    r"""The loss-normalisation convention: GD on the sum loss with step :math:`\eta` and on the
-    mean loss with step :math:`n\eta` from the same ``MLP(..., parameterization="ntk",
-    trainable="all")``.
-
-    Returns:
-        dict with ``loss_sum`` and ``loss_mean_times_n`` (the two loss curves, the second times
-        n) and ``output_gap`` (largest difference of the two trained networks' outputs).
-    """
-    dev = pick_device(device)
-    X, y, _ = sphere_data(n, d, labels="random", seed=data_seed, device=dev)
-    nets = [MLP(d, width, depth, parameterization="ntk", trainable="all", seed=seed, device=dev)
-            for _ in range(2)]
-    h_sum = train(nets[0], X, y, lr=lr, steps=steps, loss="mse_sum")
-    h_mean = train(nets[1], X, y, lr=lr * n, steps=steps, loss="mse_mean")
-    with torch.no_grad():
-        gap = float((nets[0](X) - nets[1](X)).abs().max())
-    return {"loss_sum": h_sum.loss.copy(), "loss_mean_times_n": h_mean.loss * n,
-            "output_gap": gap}
 
 
 def linearization_run(width: int, depth: int = 2, checkpoints: tuple[int, ...] = (0, 10, 20, 40),
