@@ -258,7 +258,7 @@ def build_grid(
         spec: ``None``/``True`` (automatic: all combinations of a few values per control when
             there are at most ``MAX_AUTO_PRODUCT``, else a star), ``"star"``, a dict
             ``{name: [values]}`` (cartesian product) or ``False`` (no grid).
-        max_figures: cap on the star grid's size (the default included).
+        max_figures: cap on the automatic grid's size (the default included).
 
     Returns:
         The grid, or None for ``spec=False``.
@@ -272,7 +272,8 @@ def build_grid(
     names = list(controls)
     if spec is None or spec is True or spec == "star":
         star = _star(names, controls, defaults, max(1, int(max_figures)))
-        if spec == "star" or math.prod(len(v) for v in star.values) > MAX_AUTO_PRODUCT:
+        product = math.prod(len(v) for v in star.values)
+        if spec == "star" or product > min(MAX_AUTO_PRODUCT, max_figures):
             return star
         # few combinations: all of them, the star's points first (computed first on a budget)
         rest = [p for p in itertools.product(*(range(len(v)) for v in star.values))
