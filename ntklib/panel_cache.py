@@ -7,9 +7,13 @@ function's *fingerprint* covers
 
 * its bytecode, constants, defaults and closure values (not its file name or line numbers, which
   change from one kernel to the next);
-* every global name it uses: helper functions and classes defined in the notebook are fingerprinted
-  recursively, data values (numbers, arrays, tensors, dicts, ...) are hashed with ``joblib.hash``,
-  modules and library functions are identified by name;
+* every global it reads (``LOAD_GLOBAL``/``LOAD_NAME``, also in nested functions): helper functions
+  and classes defined in the notebook are fingerprinted recursively, modules and library functions
+  are identified by name, and data values by their content: numbers, strings, arrays, tensors,
+  models (their ``state_dict``), containers and dataclasses of these. Dataclass fields that hold
+  wall-clock times (:data:`VOLATILE_FIELDS`, e.g. ``History.time``) are left out, so a global
+  holding a training history hashes the same in every execution. Other objects are hashed with
+  ``joblib.hash`` (their pickle);
 * the source of every ``ntklib/*.py`` file (an edit of the library invalidates every entry) and the
   Python version.
 
@@ -24,6 +28,8 @@ rename); an entry that cannot be written or read back is simply a cache miss.
 
 from __future__ import annotations
 
+import dataclasses
+import dis
 import functools
 import hashlib
 import inspect
@@ -45,6 +51,8 @@ __all__ = [
 ]
 
 MISSING = object()  # what load() returns for a cache miss
+VOLATILE_FIELDS = frozenset({"time", "times", "seconds", "elapsed", "wall_time", "timestamp"})
+_GLOBAL_OPS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
 _SUBDIR = "ntklib_panels"
 _LIBRARY_PREFIXES = tuple(
     {str(Path(sysconfig.get_paths()[k]).resolve()) for k in ("stdlib", "purelib", "platlib")}
@@ -87,7 +95,8 @@ def _code_parts(code: types.CodeType) -> tuple:
 
 
 def _global_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
+    """Names the code reads as globals (not attribute or method names), nested code included."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in _GLOBAL_OPS}
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names |= _global_names(const)
@@ -141,10 +150,41 @@ def _value_parts(value: Any, seen: set[int]) -> Any:
             if not name.startswith("__") or name in ("__init__", "__call__")
         )
         return ("class", value.__qualname__, members)
-    if isinstance(value, tuple | list) and all(
-        inspect.isfunction(v) or inspect.isclass(v) for v in value
-    ):
-        return tuple(_value_parts(v, seen) for v in value)
+    return _data_parts(value, seen)
+
+
+def _data_parts(value: Any, seen: set[int]) -> Any:
+    """Content digest of a data value (deterministic across processes; see module doc)."""
+    if value is None or isinstance(value, bool | int | float | complex | str | bytes):
+        return value
+    if inspect.isfunction(value) or inspect.isclass(value) or isinstance(value, types.ModuleType):
+        return _value_parts(value, seen)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        array = value.detach().cpu()
+        return ("tensor", str(array.dtype), tuple(array.shape),
+                joblib.hash(array.numpy() if array.dtype != torch.bfloat16 else array.float()))
+    if torch is not None and isinstance(value, torch.nn.Module):
+        state = tuple((k, _data_parts(v, seen)) for k, v in value.state_dict().items())
+        return ("module", type(value).__module__, type(value).__qualname__, state)
+    if type(value).__module__ == "numpy" or hasattr(value, "__array_interface__"):
+        return ("data", joblib.hash(value))
+    if id(value) in seen:
+        return ("cycle", type(value).__qualname__)
+    if isinstance(value, Mapping):
+        seen.add(id(value))
+        items = [(repr(k), _data_parts(v, seen)) for k, v in value.items()]
+        return ("map", type(value).__qualname__, tuple(sorted(items, key=lambda kv: kv[0])))
+    if isinstance(value, list | tuple):
+        seen.add(id(value))
+        return ("seq", type(value).__qualname__, tuple(_data_parts(v, seen) for v in value))
+    if isinstance(value, set | frozenset):
+        return ("set", tuple(sorted(repr(_data_parts(v, seen)) for v in value)))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        seen.add(id(value))
+        fields = tuple((f.name, _data_parts(getattr(value, f.name), seen))
+                       for f in dataclasses.fields(value) if f.name not in VOLATILE_FIELDS)
+        return ("dataclass", type(value).__module__, type(value).__qualname__, fields)
     try:
         return ("data", joblib.hash(value))
     except Exception as err:  # unpicklable: cannot tell whether it changed
