@@ -369,8 +369,11 @@ class Panel:
         return self.static_entries
 
     def _style_key(self) -> str | None:
+        """What else shapes a grid figure: rcParams (not the backend) and the figure size."""
+        style = {k: v for k, v in mpl.rcParams.items()
+                 if not k.startswith(("backend", "interactive", "webagg", "savefig.directory"))}
         try:
-            return panel_cache.entry_key("style", dict(mpl.rcParams), tuple(self.figsize))
+            return panel_cache.entry_key("style", style, tuple(self.figsize))
         except Exception:  # noqa: BLE001 - an unhashable rcParam: no figure cache
             return None
 

@@ -353,7 +353,7 @@ def cached_plot(result, ax=None):
 
 def test_disk_cache_is_shared_by_a_second_execution(monkeypatch):
     CALLS.clear()
-    controls = {"x": (1, 4, 1), "y": [1, 2]}
+    controls = {"x": (1, 3, 1), "y": [1, 2]}
     p = panel(cached_compute, cached_plot, controls)
     first = p.render_static()
     assert len(CALLS) == len(p.static_grid.points) and p.n_computed == len(CALLS)
