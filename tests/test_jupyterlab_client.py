@@ -6,7 +6,9 @@ runtime and data folders; the server's announcement fetching and update checks a
 by autosave), opens it in headless Chromium through Playwright, runs all cells and checks that
 
 * jupyterlab-myst rendered the chapter's MyST: the ``{prf:theorem}`` box, the ``{exercise}``, the
-  learning-goals admonition and the ``{cite}`` citations are elements, not raw text;
+  learning-goals admonition and the ``{cite}`` citations are elements, not raw text (citations show
+  their key: jupyterlab-myst does not read references.bib), and the math typesets without errors
+  (the book's macros come from the chapter's hidden first cell, scripts/live_myst_macros.py);
 * the panel is the live ipywidgets panel (no static grid is computed in a Jupyter server kernel);
 * dragging the panel's ``depth`` slider redraws the figure: the panel's output area shows a loaded
   image that differs from the default figure;
@@ -146,8 +148,11 @@ _MYST_JS = """() => {
     admonition: document.querySelectorAll('.jp-MarkdownCell aside.myst-admonition').length,
     cites: Array.from(document.querySelectorAll('.jp-MarkdownCell .cite-group'))
                 .map(e => e.textContent),
-    raw: ['{prf:theorem}', '{cite}', '{exercise}', '{admonition}', ':label:']
+    raw: ['{prf:theorem}', '{cite}', '{exercise}', '{admonition}', ':label:', 'math:']
              .filter(t => text.includes(t)),
+    katex: document.querySelectorAll('.jp-MarkdownCell .katex').length,
+    mathErrors: Array.from(document.querySelectorAll('.jp-MarkdownCell .katex-error'))
+                    .map(e => e.getAttribute('title') || e.textContent).slice(0, 5),
   };
 }"""
 
@@ -176,7 +181,7 @@ def test_chapter_runs_live_in_jupyterlab(lab, chromium):
 
     base, token, log_path = lab
     external: list[str] = []
-    widget_errors: list[str] = []
+    client_errors: list[str] = []
     ws_base = base.replace("http://", "ws://")
 
     def on_route(route):
@@ -188,8 +193,10 @@ def test_chapter_runs_live_in_jupyterlab(lab, chromium):
             route.abort()
 
     def on_console(msg):
-        if msg.type == "error" and ("widget" in msg.text.lower() or "model" in msg.text.lower()):
-            widget_errors.append(msg.text[:300])
+        text = msg.text.lower()
+        if msg.type == "error" and ("widget" in text or "model" in text or "undefined control"
+                                    in text):
+            client_errors.append(msg.text[:300])
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
@@ -211,6 +218,7 @@ def test_chapter_runs_live_in_jupyterlab(lab, chromium):
             assert myst["exercise"] >= 1 and myst["admonition"] >= 1, myst
             assert any("zhang2017understanding" in c for c in myst["cites"]), myst["cites"]
             assert myst["raw"] == [], f"raw MyST markup in the rendered cells: {myst['raw']}"
+            assert myst["katex"] > 20 and myst["mathErrors"] == [], myst["mathErrors"]
 
             # 2. run every cell (the promise resolves when the last cell has run)
             start = time.monotonic()
@@ -243,5 +251,5 @@ def test_chapter_runs_live_in_jupyterlab(lab, chromium):
         finally:
             browser.close()
     assert external == [], f"requests left the machine: {external[:5]}"
-    assert widget_errors == [], widget_errors
+    assert client_errors == [], client_errors
     print(f"ran {CHAPTER} and moved the slider in {elapsed:.0f} s")
