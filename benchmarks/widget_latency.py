@@ -113,7 +113,8 @@ def measure_panel(panel, n_changes: int) -> dict:
 def run_chapter(notebook: Path, n_changes: int) -> dict:
     """Execute ``notebook`` up to its last panel and measure every panel (in this process)."""
     os.environ["NTKLIB_STATIC_PANELS"] = "0"
-    os.environ.setdefault("NTKLIB_CACHE_DIR", tempfile.mkdtemp(prefix="ntklib-latency-"))
+    if not os.environ.get("NTKLIB_CACHE_DIR"):  # the driver passes a temporary one
+        raise SystemExit("run_chapter needs NTKLIB_CACHE_DIR (a fresh, temporary folder)")
     sys.path.insert(0, str(ROOT))
     import ntklib.widgets as widgets
 
@@ -255,9 +256,11 @@ def main(argv: list[str] | None = None) -> int:
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, cpus={os.cpu_count()}")
     results = []
     if args.generic:
-        os.environ["NTKLIB_CACHE_DIR"] = tempfile.mkdtemp(prefix="ntklib-latency-")
         sys.path.insert(0, str(ROOT))
-        results += [entry.run(args.changes) for entry in REFERENCE]
+        with tempfile.TemporaryDirectory(prefix="ntklib-latency-") as cache:
+            os.environ["NTKLIB_CACHE_DIR"] = cache
+            results += [entry.run(args.changes) for entry in REFERENCE]
+            del os.environ["NTKLIB_CACHE_DIR"]
     for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
         if args.only and args.only not in notebook.name:
             continue
