@@ -11,11 +11,17 @@ What a panel shows, in order:
    fallback ("live controls: open this chapter in Jupyter with the launch button ..."). The HTML
    build drops widget views, so the fallback is what appears there.
 
-In Jupyter, changing a control recomputes (or reads the in-memory cache keyed by the argument
-tuple), redraws the figure into the panel's Output area and blanks the static copy above, so the
-reader sees one figure. Sliders use ``continuous_update=False``: the computation runs when the
-slider is released, not at every pixel. Exceptions from ``compute`` or ``plot`` (for example a
-``DivergenceError`` at a too-large learning rate) are shown inside the panel, never raised.
+When the chapter is executed for the HTML book (nbval, jupyter-book; see
+:mod:`ntklib.static_panels`), the ``text/html`` of step 2 is instead a *static panel*: the figure
+precomputed at every point of a bounded grid of settings, with ``<select>`` controls that the page
+script ``_static/ntklib_panels.js`` wires up, so the HTML book is interactive without a kernel.
+
+In Jupyter, changing a control recomputes (or reads the cache: in memory, keyed by the argument
+tuple, and on disk, see :mod:`ntklib.panel_cache`), redraws the figure into the panel's Output area
+and blanks the static copy above, so the reader sees one figure. Sliders use
+``continuous_update=False``: the computation runs when the slider is released, not at every pixel.
+Exceptions from ``compute`` or ``plot`` (for example a ``DivergenceError`` at a too-large learning
+rate) are shown inside the panel, never raised.
 """
 
 from __future__ import annotations
@@ -30,8 +36,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
+import matplotlib as mpl
 from matplotlib.figure import Figure
 
+from ntklib import panel_cache
+from ntklib import static_panels as sp
 from ntklib.plotting import BOOK_STYLE
 
 __all__ = ["Panel", "panel", "make_control", "FALLBACK_HTML"]
@@ -128,6 +137,9 @@ class Panel:
     * ``last_result``, ``last_error`` (the exception, or None), ``last_seconds`` (compute + draw).
     * ``n_computed``: how many times ``compute`` actually ran (cache misses).
     * ``widget``: the ipywidgets ``VBox`` (title, Output area, controls, message).
+    * ``static_grid``: the :class:`~ntklib.static_panels.StaticGrid` of the HTML book (None for
+      ``static=False``); ``static_entries``: ``{point: {"png"|"error"|"default": ...}}`` once
+      :meth:`render_static` ran (None before), ``static_skipped``: points left out (time budget).
     """
 
     def __init__(
@@ -139,6 +151,7 @@ class Panel:
         title: str | None = None,
         cache: bool = True,
         figsize: tuple[float, float] | None = None,
+        static: Any = None,
     ) -> None:
         if not callable(compute) or not callable(plot):
             raise TypeError(
@@ -164,6 +177,10 @@ class Panel:
             for name, spec in controls.items()
         }
         self.defaults = self.values()
+        self.static_grid = sp.build_grid(self.controls, self.defaults, static)
+        self.static_entries: dict[tuple, dict] | None = None
+        self.static_skipped = 0
+        self._fingerprints: dict[str, str | None] = {}
         self._cache: dict[tuple, Any] = {}
         self.n_computed = 0
         self.figure: Figure | None = None
@@ -187,7 +204,20 @@ class Panel:
         """Current control values ``{name: value}``."""
         return {name: widget.value for name, widget in self.controls.items()}
 
-    def _result(self, kwargs: dict[str, Any]) -> Any:
+    def _fingerprint(self, which: str) -> str | None:
+        """Fingerprint of ``compute`` or ``plot`` (None: not cacheable on disk), computed once."""
+        if which not in self._fingerprints:
+            fn = self.compute if which == "compute" else self.plot
+            self._fingerprints[which] = panel_cache.fingerprint(fn) if self.cache else None
+        return self._fingerprints[which]
+
+    def _result_key(self, kwargs: dict[str, Any]) -> str | None:
+        if hasattr(self.compute, "uncached"):  # an ntklib.cached function has its own disk cache
+            return None
+        fp = self._fingerprint("compute")
+        return None if fp is None else panel_cache.entry_key("result", fp, kwargs)
+
+    def _result(self, kwargs: dict[str, Any], *, memory: bool = True) -> Any:
         key = tuple(sorted(kwargs.items()))
         try:
             hash(key)
@@ -195,9 +225,13 @@ class Panel:
             key = None  # unhashable control values: no caching for this call
         if self.cache and key is not None and key in self._cache:
             return self._cache[key]
-        result = self.compute(**kwargs)
-        self.n_computed += 1
-        if self.cache and key is not None:
+        disk_key = self._result_key(kwargs) if self.cache and key is not None else None
+        result = panel_cache.load(disk_key)
+        if result is panel_cache.MISSING:
+            result = self.compute(**kwargs)
+            self.n_computed += 1
+            panel_cache.store(disk_key, result)
+        if self.cache and key is not None and memory:
             self._cache[key] = result
         return result
 
@@ -302,14 +336,82 @@ class Panel:
         title = f"{html.escape(self.title)}. " if self.title else ""
         return FALLBACK_HTML.format(title=title, controls=controls)
 
+    # ----------------------------------------------------------------------------- static grid
+    def render_static(self, budget_s: float | None = None) -> dict[tuple, dict]:
+        """Render the figure at every point of :attr:`static_grid` (for the HTML book).
+
+        Points are computed in grid order until ``budget_s`` seconds (default
+        ``$NTKLIB_STATIC_BUDGET_S`` or :data:`ntklib.static_panels.DEFAULT_BUDGET_S`) are spent;
+        the rest are left out (``static_skipped``). Results and figures go through the disk cache,
+        so a second execution reads them back. An exception at one point is recorded for that
+        point (``{"error": message}``), never raised. The live controls are not moved.
+
+        Returns:
+            :attr:`static_entries`, ``{index tuple: entry}`` (empty without a grid).
+        """
+        self.static_entries, self.static_skipped = {}, 0
+        grid = self.static_grid
+        if grid is None:
+            return self.static_entries
+        budget = sp.budget_seconds() if budget_s is None else budget_s
+        png, error = self._static
+        self.static_entries[grid.default] = {"default": True} if png is not None else {
+            "error": error}
+        start = time.perf_counter()
+        style = self._style_key()
+        for point in grid.points:
+            if point == grid.default:
+                continue
+            if time.perf_counter() - start > budget:
+                self.static_skipped += 1
+                continue
+            self.static_entries[point] = self._render_point(grid.kwargs(point), style)
+        return self.static_entries
+
+    def _style_key(self) -> str | None:
+        """What else shapes a grid figure: rcParams (not the backend) and the figure size."""
+        style = {k: v for k, v in mpl.rcParams.items()
+                 if not k.startswith(("backend", "interactive", "webagg", "savefig.directory"))}
+        try:
+            return panel_cache.entry_key("style", style, tuple(self.figsize))
+        except Exception:  # noqa: BLE001 - an unhashable rcParam: no figure cache
+            return None
+
+    def _render_point(self, kwargs: dict[str, Any], style: str | None) -> dict:
+        compute_fp, plot_fp = self._fingerprint("compute"), self._fingerprint("plot")
+        key = None
+        if None not in (compute_fp, plot_fp, style):
+            key = panel_cache.entry_key("figure", compute_fp, plot_fp, style, kwargs)
+        entry = panel_cache.load(key)
+        if entry is not panel_cache.MISSING:
+            return entry
+        try:
+            fig = self._draw(self._result(kwargs, memory=False))
+            entry = {"png": sp.compress_png(_figure_png(fig))}
+        except Exception as err:  # one failing setting must not break the panel
+            entry = {"error": f"{type(err).__name__}: {err}"}
+        panel_cache.store(key, entry)
+        return entry
+
+    def static_html(self) -> str:
+        """The static panel's ``text/html`` (after :meth:`render_static`), else the fallback."""
+        if self.static_grid is None or self.static_entries is None:
+            return self.fallback_html()
+        return sp.render_html(self.static_grid, self.static_entries, title=self.title,
+                              skipped=self.static_skipped)
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
-        bundle["text/html"] = self.fallback_html()
+        bundle["text/html"] = self.static_html()
         bundle["text/plain"] = f"Panel({', '.join(self.controls)}): live controls need Jupyter"
         return bundle
 
     def show(self) -> None:
-        """Display the default figure (PNG) and then the live controls (widget + HTML fallback)."""
+        """Display the default figure (PNG) and then the live controls (widget view + HTML).
+
+        Where :func:`ntklib.static_panels.static_enabled` (a book build or nbval, not a live
+        Jupyter front end), the static grid is rendered first and the HTML is the static panel.
+        """
         from IPython.display import display
 
         png, error = self._static
@@ -323,6 +425,8 @@ class Panel:
         else:
             display({"text/plain": error}, raw=True, display_id=handle_id)
         self._static_id = handle_id
+        if self.static_grid is not None and sp.static_enabled():
+            self.render_static()
         display(self._repr_mimebundle_(), raw=True)
 
     def _ipython_display_(self) -> None:
@@ -348,13 +452,18 @@ def panel(
     cache: bool = True,
     figsize: tuple[float, float] | None = None,
     show: bool | None = None,
+    static: Any = None,
 ) -> Panel:
     """Sliders -> ``compute`` -> ``plot``: the book's one widget helper.
 
     The figure at the defaults is drawn immediately (as a PNG output, so the static HTML shows it),
     then the live controls are displayed. Results are cached in memory by the tuple of control
-    values, so returning to a setting is instant; for expensive computations also cache ``compute``
-    on disk with :func:`ntklib.sweep.cached` / precompute with :func:`ntklib.sweep.sweep`.
+    values and on disk (:mod:`ntklib.panel_cache`, under ``$NTKLIB_CACHE_DIR``), so returning to a
+    setting is instant and the book build reuses what nbval computed.
+
+    For the HTML book (no kernel) the panel also renders its figure on a bounded grid of settings
+    and shows them as a static panel whose controls swap the precomputed figures (see
+    :mod:`ntklib.static_panels`); in live Jupyter only the ipywidgets panel runs.
 
     Args:
         compute: ``compute(**values) -> result``; must accept every control name as a keyword.
@@ -364,15 +473,18 @@ def panel(
             slider, list dropdown, bool checkbox. Values at creation are the defaults (a slider
             shorthand without a default uses ``compute``'s default for that keyword, else min).
         title: optional bold title above the live controls (also in the HTML fallback).
-        cache: keep results in memory keyed by the control values.
+        cache: keep results keyed by the control values, in memory and on disk.
         figsize: figure size in inches (default: the book style's).
         show: display now; default True inside IPython/Jupyter and False elsewhere (tests).
+        static: the HTML book's grid: None (automatic: each control moved alone through a few
+            values, at most ``static_panels.MAX_FIGURES`` figures), a dict ``{control: [values]}``
+            (cartesian product, default values added) or False (no grid, a note only).
 
     Returns:
         The :class:`Panel` (``.update(**values)``, ``.figure``, ``.last_result``, ``.last_error``).
         Exceptions from ``compute``/``plot`` are reported in the panel and in ``.last_error``.
     """
-    p = Panel(compute, plot, controls, title=title, cache=cache, figsize=figsize)
+    p = Panel(compute, plot, controls, title=title, cache=cache, figsize=figsize, static=static)
     if show is None:
         show = _in_ipython_kernel()
     if show:

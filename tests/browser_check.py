@@ -15,7 +15,11 @@ system Chromium (Debian package ``chromium``; no browser download). A page FAILS
 * it has fewer theorem/proof boxes (``div.proof``), exercises or solutions than its source has
   ``{prf:...}``, ``{exercise}`` or ``{solution...}`` directives;
 * it has fewer content images than its source has figures (image outputs of the executed
-  notebook, markdown images, ``{figure}``/``{image}``), or one of its images failed to load.
+  notebook, markdown images, ``{figure}``/``{image}``), or one of its images failed to load;
+* it has fewer static widget panels (``div.ntklib-static-panel``, see ntklib/static_panels.py) than
+  its executed notebook has, or a panel is not wired up by ``_static/ntklib_panels.js``, or moving a
+  panel's control (selecting another precomputed value) does not change the displayed figure to a
+  loaded image. Every panel of every page is moved once.
 
 Exit status 0 when every page passes, 1 otherwise (2 when no browser or no pages are found).
 """
@@ -74,7 +78,47 @@ async () => {
     solution: document.querySelectorAll('div.solution').length,
     images: imgs.length,
     broken: broken,
+    panels: document.querySelectorAll('div.ntklib-static-panel').length,
   };
+}
+"""
+
+# For one static panel (by id): check it is wired up and pick a control value whose precomputed
+# figure differs from the one shown (reads the panel's JSON data, as the page script does).
+_PANEL_CHOICE_JS = r"""
+(id) => {
+  const panel = document.getElementById(id);
+  if (panel.getAttribute('data-ntklib-ready') !== '1') {
+    return {problem: 'not wired up (data-ntklib-ready=' + panel.getAttribute('data-ntklib-ready')
+            + '; is _static/ntklib_panels.js loaded?)'};
+  }
+  const data = JSON.parse(panel.querySelector('script.ntklib-static-data').textContent);
+  const shown = panel.getAttribute('data-ntklib-shown').split(',').map(Number);
+  const img = document.querySelector('img[data-ntklib-figure="' + id + '"]');
+  const selects = Array.from(panel.querySelectorAll('select'));
+  for (let c = 0; c < selects.length; c++) {
+    if (selects[c].disabled || selects[c].offsetParent === null) continue;
+    for (const option of selects[c].options) {
+      const value = Number(option.value);
+      if (value === shown[c]) continue;
+      const point = shown.slice();
+      point[c] = value;
+      const entry = data.figures[point.join(',')];
+      if (entry && entry.png) {
+        return {control: c, name: data.controls[c].name, value: option.value,
+                label: option.textContent, before: img ? img.getAttribute('src') : null};
+      }
+    }
+  }
+  return {problem: 'no visible control leads to another precomputed figure'};
+}
+"""
+
+_PANEL_CHANGED_JS = r"""
+([id, before]) => {
+  const img = document.querySelector('img[data-ntklib-figure="' + id + '"]');
+  return !!img && img.getAttribute('src') !== before && img.complete && img.naturalWidth > 0
+      && img.offsetParent !== null;
 }
 """
 
@@ -102,17 +146,21 @@ def list_pages(html_root: Path) -> list[Path]:
     return pages
 
 
-def count_expected(text_cells: list[str], image_outputs: int = 0) -> dict[str, int]:
-    """Boxes and figures a page must show, counted from its source.
+def count_expected(text_cells: list[str], image_outputs: int = 0,
+                   panels: int = 0) -> dict[str, int]:
+    """Boxes, figures and static panels a page must show, counted from its source.
 
     Args:
         text_cells: markdown sources (a ``.md`` page is one cell).
         image_outputs: number of image outputs of the executed notebook.
+        panels: number of static widget panels in the executed notebook's outputs.
 
     Returns:
-        ``{"proof": ..., "exercise": ..., "solution": ..., "images": ...}`` minimum counts.
+        ``{"proof": ..., "exercise": ..., "solution": ..., "images": ..., "panels": ...}`` minimum
+        counts.
     """
-    expected = {"proof": 0, "exercise": 0, "solution": 0, "images": image_outputs}
+    expected = {"proof": 0, "exercise": 0, "solution": 0, "images": image_outputs,
+                "panels": panels}
     for text in text_cells:
         for name in _DIRECTIVE.findall(text):
             if name.startswith("prf:"):
@@ -144,6 +192,18 @@ def _notebook_images(nb: dict) -> int:
         for out in cell.get("outputs", []):
             images += any(mime in out.get("data", {}) for mime in _IMAGE_MIMES)
     return images
+
+
+def _notebook_panels(nb: dict) -> int:
+    panels = 0
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code" or _tags(cell) & {"remove-cell", "remove-output"}:
+            continue
+        for out in cell.get("outputs", []):
+            html = out.get("data", {}).get("text/html", "")
+            html = "".join(html) if isinstance(html, list) else html
+            panels += html.count('class="ntklib-static-panel"')
+    return panels
 
 
 def _tags(cell: dict) -> set[str]:
@@ -186,11 +246,11 @@ def expected_for_page(html_root: Path, page: Path) -> dict[str, int]:
         run = json.loads(executed.read_text(encoding="utf-8")) if executed.exists() else nb
         if not _has_outputs(run):
             run = _cached_execution(build, source_nb) or run
-        return count_expected(_notebook_texts(nb), _notebook_images(run))
+        return count_expected(_notebook_texts(nb), _notebook_images(run), _notebook_panels(run))
     source_md = html_root / "_sources" / stem.with_suffix(".md")
     if source_md.exists():
         return count_expected([source_md.read_text(encoding="utf-8")])
-    return {"proof": 0, "exercise": 0, "solution": 0, "images": 0}
+    return {"proof": 0, "exercise": 0, "solution": 0, "images": 0, "panels": 0}
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -224,9 +284,10 @@ def compare(found: dict, expected: dict[str, int]) -> list[str]:
     if found["raw"]:
         problems.append(f"math: raw delimiters {found['raw']} in the rendered text")
     labels = {"proof": "theorem/proof boxes (div.proof)", "exercise": "exercises (div.exercise)",
-              "solution": "solutions (div.solution)", "images": "content images"}
+              "solution": "solutions (div.solution)", "images": "content images",
+              "panels": "static widget panels (div.ntklib-static-panel)"}
     for key, label in labels.items():
-        if found[key] < expected[key]:
+        if found.get(key, 0) < expected.get(key, 0):
             problems.append(f"{label}: {found[key]} rendered, source has {expected[key]}")
     if found["broken"]:
         problems.append(f"images not loaded: {found['broken'][:5]}")
@@ -259,6 +320,32 @@ def _watch(page, base: str, problems: list[str]) -> None:
     page.on("response", on_response)
     page.on("console", on_console)
     page.on("pageerror", on_pageerror)
+
+
+def move_panels(page, timeout_s: float = 10.0) -> list[str]:
+    """Move one control of every static panel on ``page`` like a reader (select another
+    precomputed value) and return problems: panel not wired up, no other figure to pick, or the
+    displayed figure did not change to a loaded image within ``timeout_s``."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    problems = []
+    ids = page.evaluate(
+        "() => Array.from(document.querySelectorAll('div.ntklib-static-panel')).map(p => p.id)")
+    for panel_id in ids:
+        choice = page.evaluate(_PANEL_CHOICE_JS, panel_id)
+        if "problem" in choice:
+            problems.append(f"panel {panel_id}: {choice['problem']}")
+            continue
+        what = f"{choice['name']} = {choice['label']}"
+        try:
+            select = page.locator(f"#{panel_id} select").nth(choice["control"])
+            select.select_option(value=choice["value"], timeout=timeout_s * 1000)
+            page.wait_for_function(_PANEL_CHANGED_JS, arg=[panel_id, choice["before"]],
+                                   timeout=timeout_s * 1000)
+        except PlaywrightError as exc:
+            problems.append(f"panel {panel_id}: the figure did not change after selecting {what} "
+                            f"({str(exc).splitlines()[0][:200]})")
+    return problems
 
 
 def check_site(html_root: Path, chromium: str, *, timeout_s: float = 60.0,
@@ -295,6 +382,9 @@ def check_site(html_root: Path, chromium: str, *, timeout_s: float = 60.0,
                     page.wait_for_load_state("networkidle")
                     found = page.evaluate(_INSPECT_JS)
                     problems.extend(compare(found, expected_for_page(html_root, rel)))
+                    if found["panels"]:
+                        problems.extend(move_panels(page))
+                        page.wait_for_timeout(200)  # let a late console error arrive
             except PlaywrightError as exc:
                 problems.append(f"load: {str(exc).splitlines()[0][:300]}")
             finally:
