@@ -126,13 +126,13 @@ class _Net(nn.Module):
 
     @property
     def L(self) -> int:  # noqa: N802 - the paper's symbol
-        """Allen-Zhu, Li, Song's L (hidden m x m matrices) = ``depth - 1``."""
-        return self.depth - 1
+        """Allen-Zhu, Li, Song's L (see :attr:`ntklib.spec.NetSpec.L`)."""
+        return self._spec.L
 
     @property
     def H(self) -> int:  # noqa: N802 - the paper's symbol
-        """Du et al.'s H = ``depth``."""
-        return self.depth
+        """Du et al.'s H (see :attr:`ntklib.spec.NetSpec.H`)."""
+        return self._spec.H
 
     def weight_layers(self) -> dict[str, Dense | Conv]:
         """The weight-carrying layers in forward order, ``{name: layer}``."""

@@ -149,21 +149,7 @@ def check_positive(value: object, name: str, *, strict: bool = True) -> float:
     Returns:
         ``value`` as a Python ``float``.
     """
-    if isinstance(value, Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a real number, got {type(value).__name__} {value!r}: "
-            f"pass {name}=<float>"
-        )
-    value = float(value)
-    relation = ">" if strict else ">="
-    ok = value > 0 if strict else value >= 0
-    if not (ok and value < float("inf")):
-        raise ValueError(
-            f"{name} must be finite and {relation} 0, got {value}: pass {name}=... {relation} 0"
-        )
-    return value
+    return check_number(value, name, minimum=0, strict_min=strict)
 
 
 def check_choice(value: object, name: str, choices: Sequence[str]) -> str:

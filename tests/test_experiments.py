@@ -8,28 +8,17 @@ import math
 import numpy as np
 import pytest
 import torch
+from _reference import brute_ntk
 
 import ntklib as nl
 from ntklib import experiments as E
-
-
-def _brute_ntk(model, X):
-    """J J^T with J from torch.autograd.functional.jacobian over the trainable parameters."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    rows = []
-    for i in range(X.shape[0]):
-        out = model(X[i:i + 1]).sum()
-        grads = torch.autograd.grad(out, params)
-        rows.append(torch.cat([g.reshape(-1) for g in grads]))
-    J = torch.stack(rows)
-    return J @ J.T
 
 
 def test_surrogate_vs_relu_lr_matches_autograd_lambda_max():
     res = E.surrogate_vs_relu(n=6, d=5, width=32, depth=3, steps=3, lr_factor=0.5, seed=1)
     X, _, _ = nl.sphere_data(6, 5, labels="random", seed=1)
     net = nl.MLP(5, 32, 3, parameterization="azls", trainable="hidden", seed=1)
-    lam = torch.linalg.eigvalsh(_brute_ntk(net, X))[-1].item()
+    lam = torch.linalg.eigvalsh(brute_ntk(net, X))[-1].item()
     assert res["lr"] == pytest.approx(0.5 / lam, rel=1e-10)
     # same initialization: identical loss at step 0, and the loss curves have the logged length
     assert res["loss_relu"][0] == pytest.approx(res["loss_surrogate"][0], rel=1e-12)
@@ -92,7 +81,7 @@ def test_fit_run_validates(kwargs, err, match):
 def test_ntk_init_error_matches_bruteforce_and_decreases():
     X, _, _ = nl.sphere_data(5, 4, seed=2)
     net = nl.MLP(4, 64, 3, parameterization="ntk", trainable="all", seed=2)
-    K = _brute_ntk(net, X)
+    K = brute_ntk(net, X)
     K_inf = nl.analytic_ntk(X, depth=3)  # Arora et al.'s Theta for depth = 3 ReLU layers
     ref = (torch.linalg.norm(K - K_inf) / torch.linalg.norm(K_inf)).item()
     assert E.ntk_init_error(64, depth=3, n=5, d=4, seed=2) == pytest.approx(ref, rel=1e-8)

@@ -9,19 +9,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from _reference import brute_ntk
 
 import ntklib as nl
 from ntklib import experiments as E
-
-
-def _brute_ntk(model, X):
-    params = [p for p in model.parameters() if p.requires_grad]
-    rows = []
-    for i in range(X.shape[0]):
-        grads = torch.autograd.grad(model(X[i:i + 1]).sum(), params)
-        rows.append(torch.cat([g.reshape(-1) for g in grads]))
-    J = torch.stack(rows)
-    return J @ J.T
 
 
 def _net(d, m, depth, seed):
@@ -32,7 +23,7 @@ def test_ratio_at_init_against_brute_force_kernel():
     r = E.ratio_at_init(n=6, width=48, depth=3, d=5, seed=2)
     X, y, _ = nl.sphere_data(6, 5, labels="random", seed=2)
     net = _net(5, 48, 3, 2)
-    K = _brute_ntk(net, X)
+    K = brute_ntk(net, X)
     eigs = torch.linalg.eigvalsh(K).numpy()
     np.testing.assert_allclose(r["eigs"], eigs, rtol=1e-8, atol=1e-8 * eigs[-1])
     assert r["trace"] == pytest.approx(float(torch.trace(K)), rel=1e-10)
@@ -62,7 +53,7 @@ def test_semi_smoothness_run_top_direction_is_half_lambda_max():
     # a tiny GD step along the top NTK direction: second-order coefficient lambda_max / 2
     assert r["c2_top"] == pytest.approx(r["half_lmax"], rel=0.05)
     X, _, _ = nl.sphere_data(6, 5, labels="random", seed=0)
-    lam = float(torch.linalg.eigvalsh(_brute_ntk(_net(5, 64, 3, 0), X))[-1])
+    lam = float(torch.linalg.eigvalsh(brute_ntk(_net(5, 64, 3, 0), X))[-1])
     assert r["half_lmax"] == pytest.approx(lam / 2, rel=1e-8)
     assert r["exponent"] > 1.1  # the remainder vanishes faster than r
 
@@ -70,7 +61,7 @@ def test_semi_smoothness_run_top_direction_is_half_lambda_max():
 def test_descent_run_step_size_and_identity():
     r = E.descent_run(48, 3, n=6, d=5, steps=30, lam_every=10, seed=1)
     X, _, _ = nl.sphere_data(6, 5, labels="random", seed=1)
-    lam = float(torch.linalg.eigvalsh(_brute_ntk(_net(5, 48, 3, 1), X))[-1])
+    lam = float(torch.linalg.eigvalsh(brute_ntk(_net(5, 48, 3, 1), X))[-1])
     assert r["eta"] == pytest.approx(1.0 / lam, rel=1e-8)
     assert r["lam_min_steps"].tolist() == [0, 10, 20, 30]
     idx = np.searchsorted(r["step"], r["lam_min_steps"])
@@ -81,7 +72,7 @@ def test_descent_run_step_size_and_identity():
 def test_landscape_run_rate_and_floor_schedule():
     r = E.landscape_run(width=48, n=6, delta=0.2, steps=20, floor_every=10, d=5)
     X, _, _ = nl.near_duplicate_pair(6, 5, 0.2, seed=0)
-    eigs = torch.linalg.eigvalsh(_brute_ntk(_net(5, 48, 3, 0), X)).numpy()
+    eigs = torch.linalg.eigvalsh(brute_ntk(_net(5, 48, 3, 0), X)).numpy()
     assert r["rate"] == pytest.approx(eigs[0] / eigs[-1], rel=1e-6)
     assert r["floor_steps"].tolist() == [0, 10, 20]
     assert r["floor"][0] == pytest.approx(2 * eigs[0] / 48, rel=1e-6)

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from _reference import brute_ntk
 
 import ntklib as nl
 from ntklib import experiments as E
@@ -29,14 +30,6 @@ def _hidden_by_hand(net, X):
     return out
 
 
-def _brute_ntk(model, X):
-    params = [p for p in model.parameters() if p.requires_grad]
-    rows = []
-    for i in range(X.shape[0]):
-        grads = torch.autograd.grad(model(X[i:i + 1]).sum(), params)
-        rows.append(torch.cat([g.reshape(-1) for g in grads]))
-    J = torch.stack(rows)
-    return J @ J.T
 
 
 def test_perturbed_moves_each_trained_layer_by_omega_in_spectral_norm():
@@ -163,7 +156,7 @@ def test_trained_stability_reaches_target_and_reports_the_radius():
     assert 0 < r["omega_T"] <= r["frobenius_T"]
     X, _, _ = nl.sphere_data(6, 5, labels="random", seed=0)
     net = nl.MLP(5, 64, 3, parameterization="azls", trainable="hidden", seed=0)
-    lam = float(torch.linalg.eigvalsh(_brute_ntk(net, X))[-1])
+    lam = float(torch.linalg.eigvalsh(brute_ntk(net, X))[-1])
     assert r["lr"] == pytest.approx(1.0 / lam, rel=1e-8)
     assert r["flips"].shape == (3,) and r["flips"][0] == 0
 
@@ -173,7 +166,7 @@ def test_floor_per_width_matches_a_brute_force_ntk():
     X, _, sep = nl.near_duplicate_pair(6, 5, 0.2, seed=1)
     net = nl.MLP(5, 48, 3, parameterization="azls", trainable="hidden", seed=1)
     assert r["empirical"] == pytest.approx(
-        float(torch.linalg.eigvalsh(_brute_ntk(net, X))[0]) / 48, rel=1e-8)
+        float(torch.linalg.eigvalsh(brute_ntk(net, X))[0]) / 48, rel=1e-8)
     assert r["separation"] == pytest.approx(sep) and r["bound"] == pytest.approx(sep / 36)
     assert r["limit"] > 0
 

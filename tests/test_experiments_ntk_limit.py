@@ -8,19 +8,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from _reference import brute_ntk
 
 import ntklib as nl
 from ntklib import experiments as E
-
-
-def _brute_ntk(model, X):
-    params = [p for p in model.parameters() if p.requires_grad]
-    rows = []
-    for i in range(X.shape[0]):
-        grads = torch.autograd.grad(model(X[i:i + 1]).sum(), params)
-        rows.append(torch.cat([g.reshape(-1) for g in grads]))
-    J = torch.stack(rows)
-    return J @ J.T
 
 
 def test_ntk_init_error_takes_a_device():
@@ -50,7 +41,7 @@ def test_kernel_scale_limits_and_stable_rate(parameterization, depth):
     X, _, _ = nl.sphere_data(5, 4, seed=1)
     trainable = "hidden" if parameterization == "azls" else "all"
     net = nl.MLP(4, 1024, depth, parameterization=parameterization, trainable=trainable)
-    lam = torch.linalg.eigvalsh(_brute_ntk(net, X))[-1].item()
+    lam = torch.linalg.eigvalsh(brute_ntk(net, X))[-1].item()
     assert r["lr_stable"] == pytest.approx(2 / lam, rel=1e-9)
 
 
@@ -113,6 +104,6 @@ def test_depth_degeneracy_correlation_map():
 def test_ntk_init_error_against_bruteforce_kernel_of_the_same_depth():
     X, _, _ = nl.sphere_data(5, 4, seed=2)
     net = nl.MLP(4, 64, 3, parameterization="ntk", trainable="all", seed=2)
-    K, K_inf = _brute_ntk(net, X), nl.analytic_ntk(X, depth=3)  # Arora's L = depth
+    K, K_inf = brute_ntk(net, X), nl.analytic_ntk(X, depth=3)  # Arora's L = depth
     ref = (torch.linalg.norm(K - K_inf) / torch.linalg.norm(K_inf)).item()
     assert E.ntk_init_error(64, depth=3, n=5, d=4, seed=2) == pytest.approx(ref, rel=1e-8)

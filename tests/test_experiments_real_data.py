@@ -9,6 +9,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from _reference import brute_ntk
 
 import ntklib as nl
 from ntklib import experiments as E
@@ -29,14 +30,6 @@ def _write_fake_cifar(folder, n_per_file=20, files=2, seed=0):
     return np.concatenate(data), np.asarray(labels)
 
 
-def _brute_ntk(model, X):
-    params = [p for p in model.parameters() if p.requires_grad]
-    rows = []
-    for i in range(X.shape[0]):
-        grads = torch.autograd.grad(model(X[i:i + 1]).sum(), params)
-        rows.append(torch.cat([g.reshape(-1) for g in grads]))
-    J = torch.stack(rows)
-    return J @ J.T
 
 
 def test_load_cifar_pair_reads_the_python_batches(tmp_path):
@@ -79,8 +72,8 @@ def test_sgd_step_is_one_over_lambda_max_of_a_batch():
     r = E.real_data_run("mlp", 16, 32, epochs=2, batch_size=8, seed=0)
     X, y, sep = E.digits_pair(16, seed=0)
     net = nl.MLP(64, 32, 3, parameterization="azls", trainable="hidden", seed=0)
-    lam_batch = float(torch.linalg.eigvalsh(_brute_ntk(net, X[:8]))[-1])
-    K = _brute_ntk(net, X)
+    lam_batch = float(torch.linalg.eigvalsh(brute_ntk(net, X[:8]))[-1])
+    K = brute_ntk(net, X)
     assert r["lr"] == pytest.approx(1.0 / lam_batch, rel=1e-8)
     assert r["floor_0"] == pytest.approx(2 * float(torch.linalg.eigvalsh(K)[0]), rel=1e-6)
     assert r["epoch"].tolist() == [0.0, 1.0, 2.0] and r["steps"] == 4
