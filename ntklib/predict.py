@@ -220,7 +220,7 @@ def gd_dynamics(
             f"K must be ({n}, {n}) or ({n * d_out}, {n * d_out}), got {tuple(K.shape)}"
         )
     eta = lr / n if loss == "mse_mean" else lr
-    s = _steps(steps)
+    s = _steps(steps).to(K.device)  # the step indices live with the kernel (CPU or CUDA)
     n_test = 0 if K_test_train is None else len(K_test_train)
     check_memory(8 * len(s) * (3 * K.shape[0] + n_test) * y2.shape[1] + 16 * K.numel(),
                  f"the trajectory at {len(s)} steps", "pass fewer steps (a sequence of step "
@@ -296,7 +296,7 @@ def eigen_projection_curve(K: Tensor, y: Tensor, lr: float, steps: int | Sequenc
     K = _kernel(K, "K").to(torch.float64)
     y2, _ = _labels(y, K.shape[0])
     lr = check_number(lr, "lr", minimum=0.0, strict_min=True)
-    s = _steps(steps)
+    s = _steps(steps).to(K.device)
     check_memory(16 * len(s) * K.shape[0], f"the curve at {len(s)} steps", "pass fewer steps",
                  device=K.device)
     lam, V = torch.linalg.eigh(K)

@@ -19,25 +19,36 @@ __all__ = ["reaches_target", "min_width_needed", "one_wide_layer_run"]
 
 def reaches_target(model: str, n: int, width: int, *, d: int = 8, depth: int = 2,
                    eps: float = 1e-2, steps: int = 400, lr_factor: float = 1.0,
-                   seed: int = 0) -> dict:
+                   seed: int = 0, device: str = "cpu") -> dict:
     r"""Does GD bring the loss below ``eps * F(0)`` within ``steps`` steps at this width?
 
     ``model``: ``"two_layer"`` (Du et al.'s :class:`~ntklib.models.TwoLayerNet`, first layer
     trained), ``"mlp"`` (``MLP(..., parameterization="ntk", trainable="all")``, ReLU, ``depth``
-    hidden m x m layers). Data: ``sphere_data(n, d, labels="random", last_coord=False, seed)``.
-    Loss ``"mse_sum"``; step ``lr = lr_factor / lambda_max`` of the empirical NTK at
-    initialisation (half the linear stability limit 2/lambda_max when ``lr_factor = 1``).
+    hidden activation layers) or ``"azls"`` (Allen-Zhu, Li, Song's net ``MLP(...,
+    parameterization="azls", trainable="hidden")``, their L = ``depth - 1``). Data:
+    ``sphere_data(n, d, labels="random", last_coord=False, seed)``. Loss ``"mse_sum"``; step
+    ``lr = lr_factor / lambda_max`` of the empirical NTK at initialisation (half the linear
+    stability limit 2/lambda_max when ``lr_factor = 1``). A network that is dead at
+    initialisation (every ReLU of a layer off, which happens at widths of a few units) or
+    diverges counts as a failure.
 
     Returns:
         dict with ``ok`` (bool), ``ratio`` (final loss / initial loss), ``steps`` (steps run).
     """
-    check_choice(model, "model", ("two_layer", "mlp"))
+    check_choice(model, "model", ("two_layer", "mlp", "azls"))
     n, width, d = ints(n=n, width=width, d=d).values()
     eps = check_number(eps, "eps", minimum=0.0, maximum=1.0, strict_min=True)
-    X, y, _ = sphere_data(n, d, labels="random", last_coord=False, seed=seed)
-    net = (TwoLayerNet(d, width, seed=seed) if model == "two_layer" else
-           MLP(d, width, depth, parameterization="ntk", trainable="all", seed=seed))
-    lr = lr_factor * 0.5 * stable_learning_rate(net, X, "mse_sum", iters=20)
+    X, y, _ = sphere_data(n, d, labels="random", last_coord=False, seed=seed, device=device)
+    if model == "two_layer":
+        net = TwoLayerNet(d, width, seed=seed, device=device)
+    else:
+        ntk = model == "mlp"
+        net = MLP(d, width, depth, parameterization="ntk" if ntk else "azls",
+                  trainable="all" if ntk else "hidden", seed=seed, device=device)
+    try:
+        lr = lr_factor * 0.5 * stable_learning_rate(net, X, "mse_sum", iters=20)
+    except ValueError:  # the NTK is zero: a dead network at initialisation
+        return {"ok": False, "ratio": float("inf"), "steps": 0}
     f0 = loss_value(net, X, y)
     try:
         h = train(net, X, y, lr=lr, steps=steps, target_loss=eps * f0, progress=False)
@@ -49,7 +60,7 @@ def reaches_target(model: str, n: int, width: int, *, d: int = 8, depth: int = 2
 
 def min_width_needed(model: str, n: int, *, d: int = 8, depth: int = 2, eps: float = 1e-2,
                      steps: int = 400, lr_factor: float = 1.0, seed: int = 0,
-                     max_width: int = 4096) -> dict:
+                     max_width: int = 4096, device: str = "cpu") -> dict:
     r"""Smallest width (on the grid :math:`\lceil 2^{k/2}\rceil`) at which :func:`reaches_target`
     succeeds, scanning upwards from 1 (the first success is returned; later widths are not tried).
 
@@ -68,7 +79,7 @@ def min_width_needed(model: str, n: int, *, d: int = 8, depth: int = 2, eps: flo
         if w > max_width:
             return {"width": float("nan"), "tried": tried, "ratios": ratios}
         r = reaches_target(model, n, w, d=d, depth=depth, eps=eps, steps=steps,
-                           lr_factor=lr_factor, seed=seed)
+                           lr_factor=lr_factor, seed=seed, device=device)
         tried.append(w)
         ratios.append(r["ratio"])
         if r["ok"]:
@@ -77,7 +88,7 @@ def min_width_needed(model: str, n: int, *, d: int = 8, depth: int = 2, eps: flo
 
 def one_wide_layer_run(N: int, wide_width: int, *, d: int = 8, width: int = 16, depth: int = 3,
                        wide_layer: int | None = None, steps: int = 400, eps: float = 1e-3,
-                       seed: int = 0) -> dict:
+                       seed: int = 0, device: str = "cpu") -> dict:
     r"""One run of the one-wide-layer experiment (Nguyen 2021; Nguyen-Mondelli-Montufar 2021).
 
     Builds :class:`~ntklib.models.OneWideLayerNet` (ReLU, standard/He init, all layers trained,
@@ -97,13 +108,13 @@ def one_wide_layer_run(N: int, wide_width: int, *, d: int = 8, width: int = 16, 
     """
     N, wide_width = ints(N=N, wide_width=wide_width).values()
     eps = check_number(eps, "eps", minimum=0.0, maximum=1.0, strict_min=True)
-    X, y, _ = sphere_data(N, d, labels="random", last_coord=False, seed=seed)
+    X, y, _ = sphere_data(N, d, labels="random", last_coord=False, seed=seed, device=device)
     net = OneWideLayerNet(d, width, depth, wide_width=wide_width, wide_layer=wide_layer,
-                          seed=seed)
+                          seed=seed, device=device)
     with torch.no_grad():
         F_k = net.features(X).hidden[net.wide_layer - 1]  # (N, wide_width)
         sv = torch.linalg.svdvals(F_k)
-    padded = torch.zeros(N, dtype=sv.dtype)
+    padded = torch.zeros(N, dtype=sv.dtype, device=sv.device)
     padded[: sv.numel()] = sv[:N]
     tol = float(sv[0]) * max(F_k.shape) * torch.finfo(sv.dtype).eps
     yv = y.reshape(-1, 1).to(F_k.dtype)
