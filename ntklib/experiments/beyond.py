@@ -134,6 +134,7 @@ def rich_vs_kernel(alpha: float, *, n: int = 256, d: int = 8, width: int = 128, 
         change of the empirical NTK), ``loss`` (training curve), ``lr``.
     """
     alpha = check_positive(alpha, "alpha")
+    lr_factor = check_positive(lr_factor, "lr_factor")
     n, d, width, depth, steps, n_test = ints(n=n, d=d, width=width, depth=depth, steps=steps,
                                              n_test=n_test).values()
     check_positive(strength, "strength", strict=False)
