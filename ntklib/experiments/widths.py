@@ -118,8 +118,11 @@ def one_wide_layer_run(N: int, wide_width: int, *, d: int = 8, width: int = 16, 
     padded[: sv.numel()] = sv[:N]
     tol = float(sv[0]) * max(F_k.shape) * torch.finfo(sv.dtype).eps
     yv = y.reshape(-1, 1).to(F_k.dtype)
-    coef = torch.linalg.lstsq(F_k, yv, driver="gelsd").solution  # best output layer B^T
-    floor = float((F_k @ coef - yv).square().sum() / yv.square().sum())
+    # best output layer B^T by least squares, on the CPU: the SVD-based driver (rank-deficient F_k
+    # for wide_width < N) is not available for CUDA tensors
+    F_cpu, y_cpu = F_k.cpu(), yv.cpu()
+    coef = torch.linalg.lstsq(F_cpu, y_cpu, driver="gelsd").solution
+    floor = float((F_cpu @ coef - y_cpu).square().sum() / y_cpu.square().sum())
     f0 = loss_value(net, X, y)
     lr = 0.5 * stable_learning_rate(net, X, "mse_sum", iters=20)
     try:
