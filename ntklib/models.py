@@ -295,7 +295,9 @@ class OneWideLayerNet(_ChainNet):
         d_in: input dimension. width: width of the narrow layers. depth: hidden layers >= 1.
         wide_width: width of the wide layer. wide_layer: its index in 1..depth.
         d_out: output dimension. trainable: ``"all"`` (default), ``"hidden"``, ``"first"``,
-            ``"last"``. activation: ``"relu"`` or ``"softplus"``. seed, dtype, device: as usual.
+            ``"last"``. activation: ``"relu"`` or ``"softplus"``. output_std: standard
+            deviation of the output layer's entries (default :math:`1/\sqrt{n_L}`, He/LeCun).
+            seed, dtype, device: as usual.
     """
 
     def __init__(
@@ -309,13 +311,14 @@ class OneWideLayerNet(_ChainNet):
         d_out: int = 1,
         trainable: str = "all",
         activation: str = "relu",
+        output_std: float | None = None,
         seed: int = 0,
         dtype: torch.dtype = DEFAULT_DTYPE,
         device: torch.device | str | None = None,
     ) -> None:
         spec = one_wide_layer_spec(d_in, width, depth, wide_width=wide_width,
                                    wide_layer=wide_layer, d_out=d_out, trainable=trainable,
-                                   activation=activation)
+                                   activation=activation, output_std=output_std)
         super().__init__(spec, seed=seed, dtype=dtype, device=device)
         self.wide_width = spec.options["wide_width"]
         self.wide_layer = spec.options["wide_layer"]

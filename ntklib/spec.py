@@ -341,13 +341,16 @@ def one_wide_layer_spec(
     d_out: int = 1,
     trainable: str = "all",
     activation: str = "relu",
+    output_std: float | None = None,
 ) -> NetSpec:
     r"""Narrow deep net with one wide hidden layer (Nguyen 2021; Nguyen, Mondelli, Montufar 2021).
 
     Layers ``W1 .. W{depth}`` (hidden, each followed by the activation) and ``B``; hidden layer
     ``wide_layer`` (1-based, default ``depth``) has ``wide_width`` units, the others ``width``.
     Standard (He) initialisation :math:`W_\ell \sim N(0, c_\sigma/n_{\ell-1})`,
-    :math:`B \sim N(0, 1/n_L)`, multipliers 1. No infinite-width limit (the narrow layers stay
+    :math:`B \sim N(0, 1/n_L)`, multipliers 1; ``output_std`` replaces the standard deviation
+    :math:`1/\sqrt{n_L}` of the output layer's entries (e.g. a small output layer makes the
+    network's output at initialisation small). No infinite-width limit (the narrow layers stay
     narrow).
     """
     d_in = check_int(d_in, "d_in", minimum=1)
@@ -370,10 +373,13 @@ def one_wide_layer_spec(
         layers.append(LayerSpec(f"W{ell}", fan_in, n_ell, math.sqrt(c / fan_in), 1.0,
                                 flags[ell - 1]))
         fan_in = n_ell
-    layers.append(LayerSpec("B", fan_in, d_out, math.sqrt(1 / fan_in), 1.0, flags[-1]))
+    b_std = math.sqrt(1 / fan_in) if output_std is None else check_positive(output_std,
+                                                                            "output_std")
+    layers.append(LayerSpec("B", fan_in, d_out, b_std, 1.0, flags[-1]))
     return NetSpec("chain", tuple(layers), d_in, d_out, width, depth, activation, "standard",
                    trainable, options={"wide_width": wide_width, "wide_layer": wide,
-                                       "widths": tuple(widths)}, has_limit=False)
+                                       "widths": tuple(widths), "output_std": b_std},
+                   has_limit=False)
 
 
 def resnet_spec(

@@ -12,10 +12,12 @@ from .azls import azls_classification as azls_classification
 from .azls import azls_run as azls_run
 from .azls import iterations_to_eps as iterations_to_eps
 from .azls import train_part as train_part
-from .beyond import hierarchical_benchmark as hierarchical_benchmark
 from .beyond import hierarchical_target as hierarchical_target
 from .beyond import lazy_rich as lazy_rich
+from .beyond import rich_vs_kernel as rich_vs_kernel
+from .deep_gram import conv_resnet_run as conv_resnet_run
 from .deep_gram import gram_perturbation as gram_perturbation
+from .deep_gram import gram_stability as gram_stability
 from .deep_gram import last_layer_gram as last_layer_gram
 from .deep_gram import max_stable_lr as max_stable_lr
 from .equivalence import equivalence_run as equivalence_run
@@ -61,12 +63,16 @@ from .real_data import sgd_landscape as sgd_landscape
 from .two_layer import gram_error as gram_error
 from .two_layer import lambda0_near_pair as lambda0_near_pair
 from .two_layer import two_layer_lazy as two_layer_lazy
+from .wide_layer import INITS as INITS
+from .wide_layer import one_wide_layer_init as one_wide_layer_init
+from .wide_layer import output_std as output_std
 from .widths import min_width_needed as min_width_needed
 from .widths import one_wide_layer_run as one_wide_layer_run
 from .widths import reaches_target as reaches_target
 from .widths import width_grid as width_grid
 
 __all__ = [
+    "INITS",
     "arccos_monte_carlo",
     "azls_classification",
     "azls_gradient_formula",
@@ -74,6 +80,7 @@ __all__ = [
     "backward_profile",
     "ball_run",
     "cifar_run",
+    "conv_resnet_run",
     "depth_convention_errors",
     "depth_degeneracy",
     "depth_profile",
@@ -91,7 +98,7 @@ __all__ = [
     "gradient_identity",
     "gram_error",
     "gram_perturbation",
-    "hierarchical_benchmark",
+    "gram_stability",
     "hierarchical_target",
     "iterations_to_eps",
     "kernel_regression_run",
@@ -106,7 +113,9 @@ __all__ = [
     "min_width_needed",
     "nngp_monte_carlo",
     "ntk_init_error",
+    "one_wide_layer_init",
     "one_wide_layer_run",
+    "output_std",
     "path_and_parabola",
     "permutation_midpoint",
     "perturbation_stability",
@@ -114,6 +123,7 @@ __all__ = [
     "ratio_at_init",
     "reaches_target",
     "real_data_run",
+    "rich_vs_kernel",
     "semi_smoothness_run",
     "sgd_landscape",
     "straight_path",

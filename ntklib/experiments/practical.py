@@ -27,7 +27,7 @@ __all__ = ["surrogate_vs_relu", "fit_run"]
 
 
 def surrogate_vs_relu(n: int = 16, d: int = 8, width: int = 256, depth: int = 3, steps: int = 200,
-                      lr_factor: float = 0.5, seed: int = 0) -> dict:
+                      lr_factor: float = 0.5, seed: int = 0, device: str = "cpu") -> dict:
     r"""Train an Allen-Zhu-Li-Song ReLU MLP and its fixed-pattern surrogate from the same init.
 
     Network: ``MLP(d, width, depth, parameterization="azls", trainable="hidden")`` (only
@@ -37,9 +37,10 @@ def surrogate_vs_relu(n: int = 16, d: int = 8, width: int = 256, depth: int = 3,
     :math:`\tilde f(x) = B D_L^{(0)}(x) W_L \cdots D_0^{(0)}(x) A x` with gates frozen at init.
 
     Args:
-        n, d: number and dimension of the inputs. width, depth: m and L of the MLP.
+        n, d: number and dimension of the inputs. width, depth: m and the number of hidden
+            activation layers of the MLP (Allen-Zhu et al.'s L = ``depth - 1``).
         steps: GD steps. lr_factor: step size in units of :math:`1/\lambda_{\max}`. seed: data
-            and weights.
+            and weights. device: where the networks and the data live.
 
     Returns:
         dict with ``step`` (k,), ``loss_relu``, ``loss_surrogate`` (k,) the two loss curves;
@@ -55,8 +56,9 @@ def surrogate_vs_relu(n: int = 16, d: int = 8, width: int = 256, depth: int = 3,
     for name, v in (("n", n), ("d", d), ("width", width), ("depth", depth), ("steps", steps)):
         check_int(v, name, minimum=1)
     check_positive(lr_factor, "lr_factor")
-    X, y, _ = sphere_data(n, d, labels="random", seed=seed)
-    net = MLP(d, width, depth, parameterization="azls", trainable="hidden", seed=seed)
+    X, y, _ = sphere_data(n, d, labels="random", seed=seed, device=device)
+    net = MLP(d, width, depth, parameterization="azls", trainable="hidden", seed=seed,
+              device=device)
     sur = FixedPatternNet.from_net(net, X)
     K0 = empirical_ntk(net, X)
     lr = lr_factor / lambda_max(K0)
@@ -87,7 +89,8 @@ def surrogate_vs_relu(n: int = 16, d: int = 8, width: int = 256, depth: int = 3,
 
 
 def fit_run(n: int, depth: int, width: int, *, kind: str = "relu", eps: float = 1e-3,
-            steps: int = 400, lr_factor: float = 1.0, d: int = 16, seed: int = 0) -> dict:
+            steps: int = 400, lr_factor: float = 1.0, d: int = 16, seed: int = 0,
+            device: str = "cpu") -> dict:
     r"""Train until the relative loss :math:`F(\theta_t)/F(\theta_0)` falls below ``eps``.
 
     The model is ``MLP(d, width, depth, parameterization="azls", trainable="hidden")`` on
@@ -100,7 +103,8 @@ def fit_run(n: int, depth: int, width: int, *, kind: str = "relu", eps: float = 
         dict with ``steps_to_eps`` (int, or ``-1`` if not reached within ``steps``),
         ``reached`` (bool), ``final_rel_loss``, ``flips`` (final sign-flip fraction of the ReLU
         net carrying the trained weights), ``drift`` (relative NTK change, end vs init),
-        ``lr``, ``lambda_max``, ``lambda_min`` of :math:`\hat\Theta_0`, ``seconds``.
+        ``lr``, ``lambda_max``, ``lambda_min`` of :math:`\hat\Theta_0`, ``seconds``,
+        ``separation`` (the smallest distance between two inputs, Allen-Zhu et al.'s delta).
     """
     for name, v in (("n", n), ("width", width), ("steps", steps), ("d", d)):
         check_int(v, name, minimum=1)
@@ -108,8 +112,9 @@ def fit_run(n: int, depth: int, width: int, *, kind: str = "relu", eps: float = 
     check_choice(kind, "kind", ("relu", "surrogate"))
     check_positive(eps, "eps")
     check_positive(lr_factor, "lr_factor")
-    X, y, _ = sphere_data(n, d, labels="random", seed=seed)
-    net = MLP(d, width, depth, parameterization="azls", trainable="hidden", seed=seed)
+    X, y, sep = sphere_data(n, d, labels="random", seed=seed, device=device)
+    net = MLP(d, width, depth, parameterization="azls", trainable="hidden", seed=seed,
+              device=device)
     model = net if kind == "relu" else FixedPatternNet.from_net(net, X)
     K0 = empirical_ntk(model, X)
     lam_max = lambda_max(K0)
@@ -130,6 +135,7 @@ def fit_run(n: int, depth: int, width: int, *, kind: str = "relu", eps: float = 
         "lambda_max": float(lam_max),
         "lambda_min": lam_min,
         "seconds": float(hist.time[-1]),
+        "separation": float(sep),
     }
 
 

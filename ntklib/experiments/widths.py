@@ -156,7 +156,7 @@ def min_width_needed(model: str, n: int, *, d: int = 8, depth: int = 2, eps: flo
 
 def one_wide_layer_run(N: int, wide_width: int, *, d: int = 8, width: int = 16, depth: int = 3,
                        wide_layer: int | None = None, steps: int = 400, eps: float = 1e-3,
-                       seed: int = 0) -> dict:
+                       seed: int = 0, device: str = "cpu") -> dict:
     r"""One run of the one-wide-layer experiment (Nguyen 2021; Nguyen-Mondelli-Montufar 2021).
 
     Builds :class:`~ntklib.models.OneWideLayerNet` (ReLU, standard/He init, all layers trained,
@@ -176,18 +176,21 @@ def one_wide_layer_run(N: int, wide_width: int, *, d: int = 8, width: int = 16, 
     """
     N, wide_width = ints(N=N, wide_width=wide_width).values()
     eps = check_number(eps, "eps", minimum=0.0, maximum=1.0, strict_min=True)
-    X, y, _ = sphere_data(N, d, labels="random", last_coord=False, seed=seed)
+    X, y, _ = sphere_data(N, d, labels="random", last_coord=False, seed=seed, device=device)
     net = OneWideLayerNet(d, width, depth, wide_width=wide_width, wide_layer=wide_layer,
-                          seed=seed)
+                          seed=seed, device=device)
     with torch.no_grad():
         F_k = net.features(X).hidden[net.wide_layer - 1]  # (N, wide_width)
         sv = torch.linalg.svdvals(F_k)
-    padded = torch.zeros(N, dtype=sv.dtype)
+    padded = torch.zeros(N, dtype=sv.dtype, device=sv.device)
     padded[: sv.numel()] = sv[:N]
     tol = float(sv[0]) * max(F_k.shape) * torch.finfo(sv.dtype).eps
     yv = y.reshape(-1, 1).to(F_k.dtype)
-    coef = torch.linalg.lstsq(F_k, yv, driver="gelsd").solution  # best output layer B^T
-    floor = float((F_k @ coef - yv).square().sum() / yv.square().sum())
+    # best output layer B^T by least squares, on the CPU: the SVD-based driver (rank-deficient F_k
+    # for wide_width < N) is not available for CUDA tensors
+    F_cpu, y_cpu = F_k.cpu(), yv.cpu()
+    coef = torch.linalg.lstsq(F_cpu, y_cpu, driver="gelsd").solution
+    floor = float((F_cpu @ coef - y_cpu).square().sum() / y_cpu.square().sum())
     f0 = loss_value(net, X, y)
     lr = 0.5 * stable_learning_rate(net, X, "mse_sum", iters=20)
     try:
