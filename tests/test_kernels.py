@@ -241,7 +241,7 @@ def test_limit_kernel_other_mlps_at_large_width(kwargs):
     for seed in range(4):
         net = models.MLP(6, 2048, 2, seed=seed, **kwargs)
         errs.append(_rel(empirical_ntk(net, X), limit_kernel(net, X)))
-    assert np.mean(errs) < 0.12, errs  # about 4/sqrt(m) (THEORY.md C.2/C.3 calibration)
+    assert np.mean(errs) < 0.12, errs  # about 4/sqrt(m) (calibration measured once, 8 seeds)
 
 
 def test_two_layer_limits():
@@ -280,7 +280,7 @@ def test_validation():
 
 
 def test_recursion_matches_relu_step_loop_and_zero_rows():
-    # THEORY.md C.2 written out with relu_step (the general path) vs analytic_ntk (fast path)
+    # Arora et al.'s recursion written out with relu_step (the general path) vs analytic_ntk (fast path)
     X1 = _points(5, 3, seed=11, unit=False)
     X2 = _points(4, 3, seed=12, unit=False)
     S = X1 @ X2.T

@@ -1,5 +1,5 @@
 """Tests of ntklib.theory: exponents recovered by log-log fits, the implicit AZLS width, the
-registry's consistency with the fact sheet's tags, and the small helpers."""
+registry's consistency with the verification status of each record, and the small helpers."""
 
 import inspect
 import math
