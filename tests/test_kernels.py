@@ -280,7 +280,7 @@ def test_validation():
 
 
 def test_recursion_matches_relu_step_loop_and_zero_rows():
-    # Arora et al.'s recursion written out with relu_step (the general path) vs analytic_ntk (fast path)
+    # Arora et al.'s recursion with relu_step (the general path) vs analytic_ntk (fast path)
     X1 = _points(5, 3, seed=11, unit=False)
     X2 = _points(4, 3, seed=12, unit=False)
     S = X1 @ X2.T
