@@ -198,6 +198,8 @@ def test_chapter_runs_live_in_jupyterlab(lab, chromium):
 
     def on_console(msg):
         text = msg.text.lower()
+        if text.startswith("cross reference target was not found"):
+            return  # a {ref} to another chapter: the book resolves it, a single notebook cannot
         if msg.type == "error" and ("widget" in text or "model" in text or "undefined control"
                                     in text):
             client_errors.append(msg.text[:300])
