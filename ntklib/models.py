@@ -19,7 +19,6 @@ every device. Wrappers (``linearize``, ``scaled``, ``FixedPatternNet``) live in 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import NamedTuple
 
@@ -518,8 +517,3 @@ class CNN(_Net):
     def features(self, X: Tensor) -> Features:
         """Conv pre-activations and feature maps, each ``(n, C, s, s)``, and the output."""
         return self._run(X, keep=True)
-
-
-def _replace_spec(model: _Net, spec: NetSpec) -> None:
-    """Set a model's stored description (used by wrappers that copy a model's layers)."""
-    model._spec = dataclasses.replace(spec)

@@ -530,14 +530,11 @@ def ntk_learning_rate(model: nn.Module, X: Tensor, factor: float = 1.0, *,
     """
     factor = check_number(factor, "factor", minimum=0.0, strict_min=True)
     check_choice(loss, "loss", ("mse_sum", "mse_mean"))
-    K = empirical_ntk(model, X, output="full") if _d_out(model, X) > 1 else empirical_ntk(model, X)
+    full = int(getattr(model, "d_out", 1) or 1) > 1  # several outputs: the (n d_out)^2 kernel
+    K = empirical_ntk(model, X, output="full" if full else "scalar")
     lam = lambda_max(K)
     if not lam > 0:
         raise ValueError("the empirical NTK is zero on these inputs (a dead network?): no step "
                          "size can train it")
     n = K.shape[0] if K.shape[0] == len(X) else len(X)
     return factor / (lam / n if loss == "mse_mean" else lam)
-
-
-def _d_out(model: nn.Module, X: Tensor) -> int:
-    return int(getattr(model, "d_out", 1) or 1)

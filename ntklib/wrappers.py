@@ -157,14 +157,33 @@ class FixedPatternNet(_Net):
 _DELEGATED = ("width", "depth", "parameterization", "trainable", "activation", "d_in", "d_out")
 
 
-class _Linearized(nn.Module):
-    r"""First-order Taylor model :math:`f_{lin}(x;\theta) = f(x;\theta_0) +
-    J_\theta f(x;\theta_0)\,(\theta - \theta_0)` (Lee et al. 2019), see :func:`linearize`."""
+class _AroundModel0(nn.Module):
+    """Shared part of the wrappers: the wrapped model's attributes, and a frozen copy at
+    :math:`\theta_0` that ``.to()`` moves but ``parameters()`` does not see."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         for attr in _DELEGATED:
             setattr(self, attr, getattr(model, attr, None))
+        self._frozen = _Hidden(_frozen_copy(model))
+
+    def _apply(self, fn, recurse=True):
+        super()._apply(fn, recurse)
+        self._frozen.module._apply(fn, recurse)
+        return self
+
+    @property
+    def model0(self) -> nn.Module:
+        """The frozen network at :math:`\theta_0`."""
+        return self._frozen.module
+
+
+class _Linearized(_AroundModel0):
+    r"""First-order Taylor model :math:`f_{lin}(x;\theta) = f(x;\theta_0) +
+    J_\theta f(x;\theta_0)\,(\theta - \theta_0)` (Lee et al. 2019), see :func:`linearize`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__(model)
         self._names = [n for n, p in model.named_parameters() if p.requires_grad]
         if not self._names:
             raise ValueError(
@@ -172,22 +191,11 @@ class _Linearized(nn.Module):
                 "trainable='all' or 'hidden'"
             )
         self._spec = getattr(model, "spec", None)
-        self._base = _Hidden(_frozen_copy(model))
-        base_params = dict(self._base.module.named_parameters())
+        base_params = dict(self.model0.named_parameters())
         self.params = nn.ParameterDict(
             {n.replace(".", "__"): nn.Parameter(base_params[n].detach().clone())
              for n in self._names}
         )
-
-    def _apply(self, fn, recurse=True):
-        super()._apply(fn, recurse)
-        self._base.module._apply(fn, recurse)
-        return self
-
-    @property
-    def model0(self) -> nn.Module:
-        """The frozen network at :math:`\\theta_0`."""
-        return self._base.module
 
     @property
     def spec(self) -> NetSpec | None:
@@ -196,7 +204,7 @@ class _Linearized(nn.Module):
 
     def forward(self, X: Tensor) -> Tensor:
         """``(n, d_in) -> (n, d_out)``: one forward-mode pass (``torch.func.jvp``)."""
-        base = self._base.module
+        base = self.model0
         base_params = dict(base.named_parameters())
         primals = {n: base_params[n] for n in self._names}
         tangents = {n: self.params[n.replace(".", "__")] - primals[n] for n in self._names}
@@ -228,26 +236,14 @@ def linearize(model: nn.Module) -> nn.Module:
     return _Linearized(model)
 
 
-class _Scaled(nn.Module):
+class _Scaled(_AroundModel0):
     r""":math:`\alpha\,(f(x;\theta) - f(x;\theta_0))`, see :func:`scaled`."""
 
     def __init__(self, model: nn.Module, alpha: float) -> None:
-        super().__init__()
-        self.alpha = check_positive(alpha, "alpha")
-        for attr in _DELEGATED:
-            setattr(self, attr, getattr(model, attr, None))
+        alpha = check_positive(alpha, "alpha")
+        super().__init__(model)
+        self.alpha = alpha
         self.model = model
-        self._model0 = _Hidden(_frozen_copy(model))
-
-    def _apply(self, fn, recurse=True):
-        super()._apply(fn, recurse)
-        self._model0.module._apply(fn, recurse)
-        return self
-
-    @property
-    def model0(self) -> nn.Module:
-        """The frozen network at :math:`\\theta_0`."""
-        return self._model0.module
 
     @property
     def spec(self) -> NetSpec | None:
@@ -263,14 +259,14 @@ class _Scaled(nn.Module):
     def forward(self, X: Tensor) -> Tensor:
         """``(n, d_in) -> (n, d_out)``."""
         with torch.no_grad():
-            f0 = self._model0.module(X)
+            f0 = self.model0(X)
         return self.alpha * (self.model(X) - f0)
 
     def features(self, X: Tensor) -> Features:
         """The wrapped model's features, with ``output`` replaced by the scaled output."""
         feats = self.model.features(X)
         with torch.no_grad():
-            f0 = self._model0.module(X)
+            f0 = self.model0(X)
         return Features(feats.preacts, feats.hidden, self.alpha * (feats.output - f0))
 
 

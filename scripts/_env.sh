@@ -66,6 +66,18 @@ check_student_edition() {
     if [ -n "${INSTRUCTOR_HTML:-}" ]; then args+=(--instructor-html "$INSTRUCTOR_HTML"); fi
     python scripts/student_edition.py check "${args[@]}"
 }
+# The three timed steps of the student edition (build_student.sh and test.sh).
+student_edition_steps() {
+    step "student edition: source tree without solutions"
+    build_student_tree
+    step_done
+    step "student edition: jupyter-book build -W -n --keep-going"
+    build_student_html
+    step_done
+    step "student edition: no solution text in the tree or the HTML"
+    check_student_edition
+    step_done
+}
 
 # The PDF (scripts/build_pdf.sh): the single-page HTML build of a book folder ($1; $2 its build
 # output folder, as jupyter-book's --path-output), printed by headless Chromium to $3. The

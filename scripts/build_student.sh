@@ -11,17 +11,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 rm -f _build/timings.txt
 
-step "student edition: source tree without solutions"
-build_student_tree
-step_done
-
-step "student edition: jupyter-book build -W -n --keep-going"
-build_student_html
-step_done
-
-step "student edition: no solution text in the tree or the HTML"
-check_student_edition
-step_done
+student_edition_steps
 
 echo
 echo "Student edition built: $ROOT/$STUDENT_DIR/_build/html/index.html (sources: $STUDENT_DIR/src)"

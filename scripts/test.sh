@@ -60,17 +60,7 @@ step "browser check of _build/html"
 python tests/browser_check.py _build/html
 step_done
 
-step "student edition: source tree without solutions"
-build_student_tree
-step_done
-
-step "student edition: jupyter-book build -W -n --keep-going"
-build_student_html
-step_done
-
-step "student edition: no solution text in the tree or the HTML"
-INSTRUCTOR_HTML=_build/html check_student_edition
-step_done
+INSTRUCTOR_HTML=_build/html student_edition_steps
 
 step "PDF: singlehtml build and print"
 build_pdf . . _build/pdf/book.pdf
